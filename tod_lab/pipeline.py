@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from hydra.utils import instantiate
+from pytorch_lightning import seed_everything
 from omegaconf import DictConfig, OmegaConf
 
 from tod_lab.data.fractions import parse_fraction, select_ids
@@ -21,6 +22,8 @@ from tod_lab.data.sources import CorpusSource
 from tod_lab.data.stats import split_statistics
 from tod_lab.data.types import DialogueSplit
 from tod_lab.errors import ConfigError
+from tod_lab.runs import RunRecorder, config_hash, resolved_container, write_metrics
+from tod_lab.systems import RunResult
 
 log = logging.getLogger(__name__)
 
@@ -88,12 +91,61 @@ def run_data_stages(cfg: DictConfig, run_dir: Path, *, need_train: bool = True) 
     )
 
 
+def run_system_stages(cfg: DictConfig, data: DataStage, run_dir: Path, recorder) -> RunResult:
+    """system -> examples -> train -> agent run -> evaluation (inside ``system.run``)."""
+    system = instantiate(cfg.system, _convert_="all")
+    generator = None
+    if getattr(system, "needs_training", True):
+        from tod_lab.models.train import train_and_build_generator
+
+        with recorder.stage("examples"):
+            examples = system.build_examples(data.train, seed=int(cfg.seed))
+        with recorder.stage("train"):
+            generator = train_and_build_generator(
+                cfg, examples, run_dir, model_kind=system.model_kind
+            )
+    with recorder.stage("run_and_evaluate"):
+        return system.run(data.eval, generator, run_dir)
+
+
 def run(cfg: DictConfig) -> float | None:
-    """The whole pipeline for one run; returns ``cfg.main_metric`` for sweepers."""
+    """The whole pipeline for one run; returns the main metric for sweepers.
+
+    Nothing a user produced is lost to a crash: status.json is written before any work,
+    checkpoints and predictions are written by the stages as they go, and a failure is
+    recorded (``status: failed`` with the error) before it propagates.
+    """
     from hydra.core.hydra_config import HydraConfig
 
     run_dir = Path(HydraConfig.get().runtime.output_dir)
-    data = run_data_stages(cfg, run_dir, need_train=True)
-    log.info("data: %s", {k: v.get("dialogues") for k, v in data.statistics.items()
-                          if isinstance(v, dict)})
-    return None
+    run_dir.mkdir(parents=True, exist_ok=True)
+    seed_everything(int(cfg.seed))
+    OmegaConf.save(resolved_container(cfg), run_dir / "config.yaml")
+    recorder = RunRecorder(run_dir, config_hash(cfg))
+    recorder.write_status("running", stage="data")
+    try:
+        with recorder.stage("data"):
+            data = run_data_stages(cfg, run_dir, need_train=OmegaConf.select(cfg, "system")
+                                   is not None)
+        if OmegaConf.select(cfg, "system") is None:
+            log.info("no system configured: stopping after the data stages (%s)",
+                     run_dir / "data_statistics.json")
+            recorder.write_status("finished")
+            return None
+        result = run_system_stages(cfg, data, run_dir, recorder)
+        main_metric = cfg.main_metric or result.main_metric
+        write_metrics(
+            run_dir,
+            result.metrics,
+            result.protocols,
+            main_metric=main_metric,
+            cfg=cfg,
+            extra={"files": result.files, "details": result.details},
+        )
+    except BaseException as exc:
+        recorder.failed(exc)
+        raise
+    recorder.write_status("finished")
+    value = result.metrics.get(main_metric)
+    log.info("%s = %s (run dir %s)", main_metric, value, run_dir)
+    return float(value) if value is not None else None
