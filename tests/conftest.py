@@ -6,7 +6,9 @@ import os
 from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_dir
+from hydra import compose as hydra_compose
+from hydra import initialize_config_dir
+from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, open_dict
 
 REPO = Path(__file__).resolve().parent.parent
@@ -30,6 +32,14 @@ def sgd_root(shared_data: Path) -> Path:
     return shared_data / "sgd"
 
 
+@pytest.fixture(scope="session")
+def multiwoz_root(tmp_path_factory) -> Path:
+    """A tiny MultiWOZ 2.2 corpus in the documented layout (see multiwoz_fixture.py)."""
+    from multiwoz_fixture import write_multiwoz_fixture
+
+    return write_multiwoz_fixture(tmp_path_factory.mktemp("multiwoz22"))
+
+
 @pytest.fixture(autouse=True)
 def _isolated_cache(tmp_path_factory, monkeypatch):
     """Runs write caches under a per-session temp dir, never into the checkout."""
@@ -41,10 +51,13 @@ def _isolated_cache(tmp_path_factory, monkeypatch):
 def compose_config(overrides: list[str] | None = None, run_dir: Path | None = None) -> DictConfig:
     """Compose conf/config.yaml exactly as ``python -m tod_lab`` would (with hydra keys)."""
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        cfg = compose("config", overrides=list(overrides or []), return_hydra_config=True)
+        cfg = hydra_compose("config", overrides=list(overrides or []), return_hydra_config=True)
     if run_dir is not None:
         with open_dict(cfg):
             cfg.hydra.runtime.output_dir = str(run_dir)
+            cfg.hydra.job.num = 0
+        # what @hydra.main does: makes ${hydra:...} interpolations resolvable
+        HydraConfig.instance().set_config(cfg)
     return cfg
 
 

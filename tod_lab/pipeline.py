@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 from hydra.utils import instantiate
-from pytorch_lightning import seed_everything
 from omegaconf import DictConfig, OmegaConf
 
 from tod_lab.data.fractions import parse_fraction, select_ids
@@ -116,6 +115,7 @@ def run(cfg: DictConfig) -> float | None:
     recorded (``status: failed`` with the error) before it propagates.
     """
     from hydra.core.hydra_config import HydraConfig
+    from pytorch_lightning import seed_everything  # heavy import: only for full runs
 
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
