@@ -30,7 +30,9 @@ from omegaconf import DictConfig, OmegaConf
 from tod_lab.data.io import read_json, write_json
 
 # Keys that never change what a run computes: excluded from the config hash.
-HASH_EXCLUDED_KEYS = ("hydra", "paths", "logger", "task_name")
+# ("sweep" holds the sweep's name and table settings: the same cell in two sweeps is the
+# same computation.)
+HASH_EXCLUDED_KEYS = ("hydra", "paths", "logger", "task_name", "sweep")
 
 # The parameters a results table shows for a run (dotted config keys).
 TABLE_PARAMS = {

@@ -1,0 +1,82 @@
+"""Plots of a collected sweep (matplotlib, Agg backend: no display needed).
+
+``main_metric_vs_data_fraction.png``: one panel per (system, main metric) — systems have
+different main metrics (JGA for PyTOD, Combined for Spec-TOD) — with the data fraction on a
+log x axis and one line per combination of the other varied parameters (PEFT method,
+model, ...), error bars = sample std over seeds. Sweeps that do not vary the fraction get
+``main_metric_by_cell.png``, a bar chart of the same numbers.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+if TYPE_CHECKING:
+    from tod_lab.sweep.collect import SweepTable
+
+FRACTION = "data_fraction"
+PANEL_BY = "system"
+
+
+def _label(row: pd.Series, params: list[str]) -> str:
+    from tod_lab.sweep.collect import format_param
+
+    return ", ".join(f"{p}={format_param(p, row[p])}" for p in params) or "all"
+
+
+def _panels(cells: pd.DataFrame, varied: list[str]) -> list[tuple[str, pd.DataFrame]]:
+    keys = ([PANEL_BY] if PANEL_BY in varied else []) + ["main_metric"]
+    panels = []
+    for key, group in cells.groupby(keys, sort=True):
+        key = key if isinstance(key, tuple) else (key,)
+        panels.append((" / ".join(str(k) for k in key), group))
+    return panels
+
+
+def plot_main_metric(table: SweepTable, out_dir: Path, title: str = "") -> Path | None:
+    """Write the main-metric plot of ``table`` to ``out_dir``; None when nothing finished."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cells = table.cells[(table.cells["n_finished"] > 0) & table.cells["main_metric"].notna()]
+    if cells.empty:
+        return None
+    by_fraction = FRACTION in table.varied
+    line_params = [p for p in table.varied if p not in (FRACTION, PANEL_BY)]
+    panels = _panels(cells, table.varied)
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 4.2), squeeze=False)
+    for ax, (panel_title, group) in zip(axes[0], panels, strict=True):
+        if by_fraction:
+            lines = group.groupby(line_params, sort=True) if line_params else [("", group)]
+            for _, line in lines:
+                line = line.assign(_x=pd.to_numeric(line[FRACTION]) * 100).sort_values("_x")
+                ax.errorbar(line["_x"], line["main_mean"], yerr=line["main_std"].fillna(0),
+                            marker="o", capsize=3, label=_label(line.iloc[0], line_params))
+            ax.set_xscale("log")
+            ax.set_xlabel("training data (%)")
+            ticks = sorted(pd.to_numeric(group[FRACTION]).unique() * 100)
+            ax.set_xticks(ticks, [f"{t:g}%" for t in ticks])
+            ax.minorticks_off()
+        else:
+            labels = [_label(row, line_params) for _, row in group.iterrows()]
+            ax.bar(range(len(group)), group["main_mean"], yerr=group["main_std"].fillna(0),
+                   capsize=3)
+            ax.set_xticks(range(len(group)), labels, rotation=30, ha="right")
+        ax.set_title(panel_title)
+        ax.set_ylabel(str(group["main_metric"].iloc[0]))
+        ax.grid(alpha=0.3)
+        if by_fraction and line_params:
+            ax.legend(fontsize="small")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    name = "main_metric_vs_data_fraction.png" if by_fraction else "main_metric_by_cell.png"
+    path = out_dir / name
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
