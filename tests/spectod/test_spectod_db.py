@@ -89,6 +89,7 @@ def test_service_results_db_counts_distinct_matching_rows():
     rows = (
         {"city": "San Jose", "cuisine": "Thai", "restaurant_name": "A"},
         {"city": "San Jose", "cuisine": "Thai", "restaurant_name": "B"},
+        {"city": "Oakland", "cuisine": "Thai", "restaurant_name": "C"},
     )
     system = Turn(
         speaker="SYSTEM",
@@ -106,7 +107,9 @@ def test_service_results_db_counts_distinct_matching_rows():
     db = ServiceResultsDB.from_split(split)
     assert db.count("Restaurants_1", {"city": "san jose"}) == 2  # duplicates counted once
     assert db.count("Restaurants_1", {"city": "San Jose", "restaurant_name": "B"}) == 1
-    assert db.count("Restaurants_1", {"city": "Oakland"}) == 0
-    assert db.count("Restaurants_1", {"city": "dontcare", "party_size": "2"}) == 2
+    assert db.count("Restaurants_1", {"city": "Oakland", "restaurant_name": "A"}) == 0
+    # values the rows do not know (surface forms) and dontcare do not filter
+    assert db.count("Restaurants_1", {"city": "SJ", "cuisine": "thai"}) == 3
+    assert db.count("Restaurants_1", {"city": "dontcare", "party_size": "2"}) == 3
     assert db.count("Restaurants_1", {"intent": "ReserveRestaurant"}) == 0
     assert db.count("Hotels_1", {}) is None

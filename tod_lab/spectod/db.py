@@ -23,8 +23,9 @@
   too) works with its own domains.
 * :class:`ServiceResultsDB` — SGD has no DB, only the ``service_results`` the system saw.
   The "DB" of a split is every distinct result row of every system frame of that split,
-  per service (and intent); a call matches the rows that agree with every argument the
-  rows have a column for. The same function gives the counts in the training data (gold
+  per service (and intent); a call matches the rows that agree with every argument whose
+  value occurs in the rows' column (other values are surface forms the canonical rows
+  cannot resolve, and are ignored). The same function gives the counts in the training data (gold
   state) and at inference (predicted state), so the count the model learns to read is the
   count it will see.
 """
@@ -198,10 +199,18 @@ class ServiceResultsDB:
         for (row_service, method), rows in self.rows.items():
             if row_service == service and (not intent or intent == method):
                 candidates.extend(rows)
+        columns: dict[str, set[str]] = {}
+        for row in candidates:
+            for slot, value in row.items():
+                columns.setdefault(slot, set()).add(value.strip().lower())
+        # a constraint filters only when the rows know its value: the results hold canonical
+        # values ("11:30", "2019-03-01") while states hold what was said ("half past 11",
+        # "today"), which no lookup can resolve; such a constraint is ignored, like UBAR
+        # ignores a name it cannot find
         wanted = {
             slot: str(value).strip().lower()
             for slot, value in constraints.items()
-            if str(value).strip().lower() not in SKIPPED_VALUES
+            if str(value).strip().lower() in columns.get(slot, ())
         }
         return [
             row

@@ -16,8 +16,9 @@ SGD-format schema:
   a service (a ``FindRestaurants`` search turning into ``ReserveRestaurant`` keeps city and
   cuisine), and the official evaluator scores one frame per service with all its slots plus
   ``active_intent``. A per-service function therefore reads out directly as an SGD frame;
-  the active intent is an extra enum argument ``intent`` (only where the service has
-  intents to choose between and ``intent_argument`` is on, which is the default for SGD).
+  the active intent is an extra enum argument ``intent`` (``intent_argument``, on by
+  default for SGD, so the read-out gives ``active_intent`` too, even for one-intent
+  services whose intent is NONE until the user asks for it).
 
 Argument types: ``boolean`` (categorical yes/no/free or True/False slots), ``integer``
 (categorical slots whose values are all numbers), ``time (HH:mm)`` (slots whose training
@@ -350,7 +351,7 @@ def build_function(
 ) -> FunctionSpec:
     arguments: list[FunctionArgument] = []
     intents: tuple[str, ...] = ()
-    if intent_argument and len(service.intents) > 1:
+    if intent_argument and service.intents:
         intents = service.intent_names
         described = "; ".join(
             f"{i.name}: {i.description}" if i.description else i.name for i in service.intents

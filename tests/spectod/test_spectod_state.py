@@ -1,0 +1,128 @@
+"""Parsing generated calls, validating arguments, merging cumulative state; gold replay."""
+
+from __future__ import annotations
+
+import pytest
+
+from tod_lab.data.schema_io import read_schema
+from tod_lab.data.sgd import read_split
+from tod_lab.data.types import State
+from tod_lab.spectod.db import ServiceResultsDB
+from tod_lab.spectod.examples import gold_turns
+from tod_lab.spectod.functions import build_catalog
+from tod_lab.spectod.prompts import call_prefix, render_call
+from tod_lab.spectod.state import (
+    CallCounters,
+    DialogueState,
+    parse_call,
+    read_call,
+    sgd_prediction_dialogue,
+)
+
+
+@pytest.fixture(scope="module")
+def mwz(shared_data):
+    return build_catalog(read_schema(shared_data / "multiwoz22" / "schema.json"))
+
+
+def test_parse_call_accepts_rendered_prefixed_and_truncated_calls():
+    text = render_call("find_book_hotel", {"area": "north", "stars": "4"})
+    assert parse_call(text) == {"function": "find_book_hotel", "arguments": {"area": "north", "stars": "4"}}
+    # what the agent reassembles: forced prefix + generated continuation
+    continuation = '{"area": "north"}}</function_call> trailing'
+    assert parse_call(call_prefix("find_book_hotel") + continuation)["arguments"] == {"area": "north"}
+    # cut off by the token budget: closing braces missing
+    assert parse_call(call_prefix("find_book_hotel") + '{"area": "north"')["arguments"] == {"area": "north"}
+    assert parse_call("no call here") is None
+    assert parse_call('<function_call>{"function": "x", "arguments": [1]}</function_call>') is None
+
+
+def test_unknown_arguments_and_invalid_enum_values_are_dropped_and_counted(mwz):
+    counters = CallCounters()
+    call = read_call(
+        render_call("find_book_hotel", {"area": "North", "stars": 4, "colour": "red",
+                                        "accommodation_type": "castle", "parking": True}),
+        mwz,
+        counters,
+    )
+    assert call.slots == {"hotel-area": "north", "hotel-stars": "4", "hotel-parking": "yes"}
+    assert counters.unknown_arguments == 1 and counters.invalid_values == 1
+    assert counters.dropped == {"find_book_hotel.colour": 1, "find_book_hotel.accommodation_type=castle": 1}
+    assert read_call("garbage", mwz, counters) is None and counters.parse_failures == 1
+    assert read_call(render_call("find_spaceship", {}), mwz, counters) is None
+    assert counters.unknown_functions == 1 and counters.calls == 3
+
+
+def test_cumulative_calls_change_remove_and_keep_dontcare(mwz):
+    state = DialogueState()
+    counters = CallCounters()
+    hotel = mwz.get("find_book_hotel")
+    assert state.apply(read_call(render_call(hotel.name, {"area": "north", "stars": "4"}), mwz, counters))
+    assert state.apply(read_call(render_call(hotel.name, {"area": "south", "pricerange": "dontcare"}), mwz, counters))
+    assert state.of("hotel") == {"hotel-area": "south", "hotel-pricerange": "dontcare"}  # stars removed
+    # an unreadable value keeps the previous one instead of deleting the slot
+    state.apply(read_call(render_call(hotel.name, {"area": "underground", "pricerange": "dontcare"}), mwz, counters))
+    assert state.of("hotel") == {"hotel-area": "south", "hotel-pricerange": "dontcare"}
+    assert not state.apply(read_call(render_call(hotel.name, {"area": "south", "pricerange": "dontcare"}), mwz, counters))
+    train = mwz.get("find_book_train")
+    state.apply(read_call(render_call(train.name, {"leave_at_or_after": "10:15", "day": "monday"}), mwz, counters))
+    assert state.multiwoz_state() == {
+        "hotel": {"area": "south", "pricerange": "dontcare"},
+        "train": {"leaveat": "10:15", "day": "monday"},
+    }
+    assert state.arguments(train) == {"day": "monday", "leave_at_or_after": "10:15"}
+
+
+def _replay_sgd(split, dialogues):
+    """Gold calls -> text -> parser -> state merge -> SGD frames, for ``dialogues``."""
+    catalog = build_catalog(split.schema)
+    db = ServiceResultsDB.from_split(split)
+    counters = CallCounters()
+    predictions = []
+    for dialogue in dialogues:
+        state = DialogueState()
+        user_states = []
+        for turn in gold_turns(dialogue, catalog, db):
+            for call in turn.record.calls:
+                state.apply(read_call(render_call(call.function, call.arguments), catalog, counters))
+            user_states.append({s: state.sgd_state(s) for s in dialogue.services})
+        predictions.append(sgd_prediction_dialogue(dialogue, user_states))
+    return predictions, counters
+
+
+def _assert_perfect(split, predictions, counters):
+    from tod_lab.eval.sgd import evaluate_sgd
+
+    report = evaluate_sgd(split, predictions, split.schema)
+    all_services = report.metrics["#ALL_SERVICES"]
+    assert all_services["joint_goal_accuracy"] == 1.0
+    assert all_services["active_intent_accuracy"] == 1.0
+    assert counters.parse_failures == counters.invalid_values == counters.unknown_arguments == 0
+    return report
+
+
+def test_gold_replay_reproduces_real_sgd_dev_states_sample(sgd_root):
+    split = read_split(sgd_root, "dev")
+    sample = split.dialogues[::10]  # ~210 dialogues, every service
+    predictions, counters = _replay_sgd(split, sample)
+    report = _assert_perfect(split.subset(d.dialogue_id for d in sample), predictions, counters)
+    assert report.dialogues == len(sample)
+
+
+@pytest.mark.slow
+def test_gold_replay_reproduces_all_real_sgd_dev_states(sgd_root):
+    split = read_split(sgd_root, "dev")
+    predictions, counters = _replay_sgd(split, split.dialogues)
+    _assert_perfect(split, predictions, counters)
+    assert counters.calls > 20000
+
+
+def test_sgd_prediction_dialogue_has_a_frame_for_every_service():
+    from tod_lab.data.types import Dialogue, Turn
+
+    ref = Dialogue("d", ("A_1", "B_1"), (Turn("USER", "hi"), Turn("SYSTEM", "hello")))
+    out = sgd_prediction_dialogue(ref, [{"A_1": State("X", (), {"s": ("v",)})}])
+    assert [f.service for f in out.turns[0].frames] == ["A_1", "B_1"]
+    assert out.turns[0].frames[0].state.slot_values == {"s": ("v",)}
+    assert out.turns[0].frames[1].state == State()
+    assert out.turns[1].frames == ()

@@ -1,0 +1,364 @@
+"""Multitask instruction data for Spec-TOD, built from gold dialogues.
+
+:func:`gold_turns` turns a reference dialogue into the :class:`~tod_lab.spectod.prompts.
+TurnRecord` s the agent itself produces at inference (calls, observations, action,
+delexicalised response), so both sides render through the same code. From them:
+
+* ``e2e`` — one conversation per dialogue (DST calls + policy/response, loss on the calls and
+  the assistant answers); the system message lists the functions and the full action
+  inventory, with an instruction paraphrase sampled with the seed;
+* ``domain`` — one short example per user turn: which functions the turn concerns (the
+  official code did this in-context; tod_lab trains it as a fourth task);
+* ``aux_dst`` — optional DST-only conversations from an auxiliary SGD corpus mixed into
+  MultiWOZ training, at most ``max_per_domain`` dialogues per SGD domain (seeded choice).
+
+Deliberate fixes of the official code's defects (see docs in the README):
+
+* one history format at train and inference (delexicalised responses, calls on exactly the
+  turns whose functions are active, the action JSON-encoded once, the same function list);
+* DB match counts are the number of ENTITIES matching the gold state (the official code
+  counted domains);
+* ``dontcare`` is a value like any other and the cumulative call replaces the state, so
+  slots can change and be removed;
+* domain prediction at inference sees the agent's own previous responses, never gold ones;
+* every random choice (instruction paraphrases, auxiliary dialogues) uses the given seed.
+
+Which functions a turn calls ("active" functions): the services whose state changed in the
+turn, plus the services the turn is about (MultiWOZ 2.2: frames with an active intent; SGD:
+the frames of the turn). This includes every "user turn whose state changed" of the
+reference; the extra unchanged-but-active calls keep the observation fresh and are exactly
+what the agent does at inference, where it calls every function the domain predictor names.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from tod_lab.data.types import NONE_INTENT, Dialogue, DialogueSplit, Turn
+from tod_lab.errors import DataError
+from tod_lab.spectod import delex
+from tod_lab.spectod.db import Database
+from tod_lab.spectod.functions import FunctionCatalog, FunctionSpec
+from tod_lab.spectod.prompts import (
+    DOMAIN_INSTRUCTIONS,
+    DST_INSTRUCTIONS,
+    E2E_INSTRUCTIONS,
+    CallRecord,
+    ChatRoles,
+    TurnRecord,
+    action_inventory_text,
+    domain_system_message,
+    domain_target,
+    domain_user_message,
+    dst_system_message,
+    e2e_system_message,
+    message,
+    sample_instruction,
+    turn_messages,
+)
+from tod_lab.spectod.state import gold_arguments, to_arguments
+
+# MultiWOZ system acts (ConvLab inventory). The official instruction listed only some of
+# them; tod_lab lists all of these plus whatever else the training data uses.
+MULTIWOZ_ACTS = (
+    "inform", "request", "nooffer", "recommend", "select", "offerbook", "offerbooked",
+    "nobook", "book", "bye", "greet", "reqmore", "welcome",
+)  # fmt: skip
+MULTIWOZ_PSEUDO_DOMAINS = ("booking", "general")
+
+
+@dataclass
+class GoldTurn:
+    record: TurnRecord
+    active: list[str]  # function names, catalog order (the domain-prediction target)
+    slots: dict[str, dict[str, str]]  # cumulative gold state after the turn (service -> ...)
+    intents: dict[str, str]
+    user_turn: Turn
+    system_turn: Turn | None
+
+
+@dataclass(frozen=True)
+class ActionInventory:
+    acts: tuple[str, ...]
+    domains: tuple[str, ...]
+
+    def text(self) -> str:
+        return action_inventory_text(self.acts, self.domains)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"acts": list(self.acts), "domains": list(self.domains)}
+
+    @classmethod
+    def from_json(cls, obj: Mapping[str, Any]) -> ActionInventory:
+        return cls(tuple(obj["acts"]), tuple(obj["domains"]))
+
+
+def _active_in_turn(frame_state_intent: str, style: str) -> bool:
+    # SGD lists a frame only for the services a turn is about; MultiWOZ 2.2 lists every
+    # domain on every user turn and marks the ones the turn is about with an intent
+    return style == "sgd" or frame_state_intent != NONE_INTENT
+
+
+def gold_turns(
+    dialogue: Dialogue,
+    catalog: FunctionCatalog,
+    db: Database | None,
+    *,
+    dialog_acts: Mapping[str, Any] | None = None,
+) -> list[GoldTurn]:
+    """The reference dialogue as the turn records the agent produces."""
+    function_names = {spec.service: spec.name for spec in catalog}
+    slots: dict[str, dict[str, str]] = {}
+    intents: dict[str, str] = {}
+    out: list[GoldTurn] = []
+    turns = dialogue.turns
+    for index, turn in enumerate(turns):
+        if not turn.is_user:
+            continue
+        active_services: set[str] = set()
+        for frame in turn.frames:
+            if frame.state is None or not catalog.has_service(frame.service):
+                continue
+            spec = catalog.for_service(frame.service)
+            new_slots, intent = gold_arguments(spec, frame.state, slots.get(frame.service))
+            old = (slots.get(frame.service, {}), intents.get(frame.service))
+            slots[frame.service] = new_slots
+            if intent is None:
+                intents.pop(frame.service, None)
+            else:
+                intents[frame.service] = intent
+            changed = old != (new_slots, intent)
+            if changed or _active_in_turn(frame.state.active_intent, catalog.style):
+                active_services.add(frame.service)
+        calls: list[CallRecord] = []
+        active: list[str] = []
+        for spec in catalog:
+            if spec.service not in active_services:
+                continue
+            active.append(spec.name)
+            calls.append(_gold_call(spec, slots, intents, db))
+        system = turns[index + 1] if index + 1 < len(turns) else None
+        if system is not None and system.is_user:
+            raise DataError(
+                "two user turns in a row", dialogue_id=dialogue.dialogue_id, turn=index + 1
+            )
+        action, response = _system_side(dialogue, system, index + 1, catalog, function_names,
+                                         dialog_acts)
+        record = TurnRecord(
+            user=turn.utterance,
+            calls=calls,
+            action=action,
+            response=response,
+            has_response=system is not None,
+        )
+        out.append(
+            GoldTurn(
+                record=record,
+                active=active,
+                slots={s: dict(v) for s, v in slots.items()},
+                intents=dict(intents),
+                user_turn=turn,
+                system_turn=system,
+            )
+        )
+    return out
+
+
+def _gold_call(
+    spec: FunctionSpec,
+    slots: Mapping[str, Mapping[str, str]],
+    intents: Mapping[str, str],
+    db: Database | None,
+) -> CallRecord:
+    values = dict(slots.get(spec.service, {}))
+    intent = intents.get(spec.service)
+    constraints = dict(values)
+    if intent is not None:
+        constraints["intent"] = intent
+    count = db.count(spec.service, constraints) if db is not None else None
+    return CallRecord(spec.name, to_arguments(spec, values, intent), count)
+
+
+def _system_side(
+    dialogue: Dialogue,
+    system: Turn | None,
+    index: int,
+    catalog: FunctionCatalog,
+    function_names: Mapping[str, str],
+    dialog_acts: Mapping[str, Any] | None,
+) -> tuple[dict[str, dict[str, list[str]]], str]:
+    if system is None:
+        return {}, ""
+    if catalog.style == "multiwoz":
+        acts = delex.turn_acts(dialog_acts, dialogue.dialogue_id, system, index)
+        return delex.multiwoz_action(acts), delex.multiwoz_delex(system, acts)
+    return delex.sgd_action(system, function_names), delex.sgd_delex(system)
+
+
+def action_inventory(
+    catalog: FunctionCatalog, gold: Iterable[Sequence[GoldTurn]]
+) -> ActionInventory:
+    acts: set[str] = set(MULTIWOZ_ACTS) if catalog.style == "multiwoz" else set()
+    domains: list[str] = (
+        [spec.service.lower() for spec in catalog]
+        if catalog.style == "multiwoz"
+        else [spec.name for spec in catalog]
+    )
+    if catalog.style == "multiwoz":
+        domains += list(MULTIWOZ_PSEUDO_DOMAINS)
+    for turns in gold:
+        for turn in turns:
+            for domain, by_act in turn.record.action.items():
+                name = domain.strip("[]")
+                if name not in domains:
+                    domains.append(name)
+                acts.update(a.strip("[]") for a in by_act)
+    return ActionInventory(tuple(sorted(acts)), tuple(domains))
+
+
+@dataclass
+class PromptConfig:
+    """What the prompts contain; the same object is used to train and to run the agent."""
+
+    roles: ChatRoles = field(default_factory=ChatRoles)
+    functions_in_prompt: str = "auto"  # all | dialogue | auto (all for MultiWOZ, dialogue SGD)
+    domain_history_turns: int = 2  # previous exchanges the domain predictor sees
+
+    def prompt_functions(self, catalog: FunctionCatalog, dialogue: Dialogue) -> list[FunctionSpec]:
+        mode = self.functions_in_prompt
+        if mode == "auto":
+            mode = "all" if catalog.style == "multiwoz" else "dialogue"
+        if mode == "all":
+            return list(catalog)
+        if mode == "dialogue":
+            # SGD: the services of a dialogue are part of its input (the official evaluator
+            # requires them); MultiWOZ does not give them, so "all" is its default
+            return catalog.select(dialogue.services)
+        raise DataError(f"system.functions_in_prompt must be all|dialogue|auto, not {mode!r}")
+
+
+def e2e_conversation(
+    gold: Sequence[GoldTurn],
+    specs: Sequence[FunctionSpec],
+    inventory: ActionInventory,
+    prompt: PromptConfig,
+    rng: random.Random | None,
+) -> list[dict[str, Any]]:
+    system = e2e_system_message(sample_instruction(E2E_INSTRUCTIONS, rng), specs,
+                                inventory.text())
+    messages = [message(prompt.roles.system, system)]
+    for turn in gold:
+        messages += turn_messages(turn.record, prompt.roles, loss=True)
+    return messages
+
+
+def dst_conversation(
+    gold: Sequence[GoldTurn],
+    specs: Sequence[FunctionSpec],
+    prompt: PromptConfig,
+    rng: random.Random | None,
+) -> list[dict[str, Any]]:
+    system = dst_system_message(sample_instruction(DST_INSTRUCTIONS, rng), specs)
+    messages = [message(prompt.roles.system, system)]
+    for turn in gold:
+        # DST only: the system's own (lexicalised) words are context, e.g. the name it offered
+        said = turn.system_turn.utterance if turn.system_turn is not None else ""
+        record = replace(turn.record, response=said)
+        messages += turn_messages(record, prompt.roles, loss=True, with_policy=False)
+    return messages
+
+
+def domain_messages(
+    history: Sequence[TurnRecord],
+    utterance: str,
+    specs: Sequence[FunctionSpec],
+    prompt: PromptConfig,
+    rng: random.Random | None,
+    target: Sequence[str] | None = None,
+) -> list[dict[str, Any]]:
+    out = [
+        message(prompt.roles.system,
+                domain_system_message(sample_instruction(DOMAIN_INSTRUCTIONS, rng), specs)),
+        message(prompt.roles.user,
+                domain_user_message(history, utterance, prompt.domain_history_turns)),
+    ]
+    if target is not None:
+        out.append(message(prompt.roles.assistant, domain_target(target), True))
+    return out
+
+
+def select_aux_dialogues(
+    split: DialogueSplit, max_per_domain: int, seed: int
+) -> list[Dialogue]:
+    """At most ``max_per_domain`` dialogues per SGD domain, chosen with ``seed``.
+
+    Dialogues are visited in a seeded order; one is taken while any of its domains is under
+    the cap and then counts for all of them (a multi-domain dialogue is not duplicated).
+    """
+    order = sorted(split.dialogues, key=lambda d: d.dialogue_id)
+    random.Random(seed).shuffle(order)
+    taken: list[Dialogue] = []
+    per_domain: dict[str, int] = {}
+    for dialogue in order:
+        domains = {s.split("_")[0] for s in dialogue.services}
+        if max_per_domain > 0 and not any(per_domain.get(d, 0) < max_per_domain for d in domains):
+            continue
+        taken.append(dialogue)
+        for d in domains:
+            per_domain[d] = per_domain.get(d, 0) + 1
+    return taken
+
+
+def build_task_rows(
+    split: DialogueSplit,
+    catalog: FunctionCatalog,
+    db: Database | None,
+    inventory: ActionInventory,
+    prompt: PromptConfig,
+    *,
+    seed: int,
+    gold: Mapping[str, Sequence[GoldTurn]],
+    tasks: Sequence[str] = ("e2e", "domain"),
+) -> dict[str, list[dict[str, Any]]]:
+    """Rows ``{"messages": [...], "dialogue_id": ..., "task": ...}`` per task."""
+    rng = random.Random(seed)
+    rows: dict[str, list[dict[str, Any]]] = {task: [] for task in tasks}
+    for dialogue in split:
+        turns = gold[dialogue.dialogue_id]
+        specs = prompt.prompt_functions(catalog, dialogue)
+        if "e2e" in rows:
+            rows["e2e"].append(
+                {
+                    "task": "e2e",
+                    "dialogue_id": dialogue.dialogue_id,
+                    "messages": e2e_conversation(turns, specs, inventory, prompt, rng),
+                }
+            )
+        if "dst" in rows:
+            rows["dst"].append(
+                {
+                    "task": "dst",
+                    "dialogue_id": dialogue.dialogue_id,
+                    "messages": dst_conversation(turns, specs, prompt, rng),
+                }
+            )
+        if "domain" in rows:
+            for position, turn in enumerate(turns):
+                rows["domain"].append(
+                    {
+                        "task": "domain",
+                        "dialogue_id": f"{dialogue.dialogue_id}#{position}",
+                        "messages": domain_messages(
+                            [t.record for t in turns[:position]],
+                            turn.record.user,
+                            specs,
+                            prompt,
+                            rng,
+                            target=turn.active,
+                        ),
+                    }
+                )
+    return rows

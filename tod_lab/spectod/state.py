@@ -1,0 +1,312 @@
+"""Function calls <-> dialogue state.
+
+* :func:`parse_call` reads a generated ``<function_call>{…}</function_call>`` (JSON only —
+  model output is never evaluated as code);
+* :func:`validate_arguments` keeps known arguments with valid values and counts what it
+  drops (unknown arguments, values outside an enum, unparsable calls) in
+  :class:`CallCounters`;
+* :class:`DialogueState` holds the cumulative state per service. A call is cumulative, so it
+  REPLACES its service's slot values: slots can change and be removed (the official code's
+  goal never shrank), ``dontcare`` is kept as a value (the official code dropped it). A slot
+  whose new value was invalid keeps its previous value (the model did say something about
+  it; we just could not read it).
+* :func:`gold_arguments` turns a reference state (every slot -> all acceptable surface forms)
+  into the one value per slot a call carries.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from collections.abc import Sequence
+
+from tod_lab.data.types import DONTCARE, NONE_INTENT, Dialogue, Frame, State, Turn
+from tod_lab.spectod.functions import INTENT_ARGUMENT, FunctionCatalog, FunctionSpec
+from tod_lab.spectod.prompts import CALL_CLOSE, CALL_OPEN
+
+EMPTY_VALUES = {"", "none", "null", "not mentioned"}
+
+
+@dataclass
+class CallCounters:
+    calls: int = 0
+    parse_failures: int = 0
+    unknown_functions: int = 0
+    unknown_arguments: int = 0
+    invalid_values: int = 0
+    dropped: Counter = field(default_factory=Counter)  # "function.argument" -> times
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "calls": self.calls,
+            "parse_failures": self.parse_failures,
+            "unknown_functions": self.unknown_functions,
+            "unknown_arguments": self.unknown_arguments,
+            "invalid_values": self.invalid_values,
+            "dropped": dict(self.dropped.most_common(50)),
+        }
+
+
+def _decode_object(text: str) -> dict[str, Any] | None:
+    start = text.find("{")
+    if start < 0:
+        return None
+    body = text[start:]
+    decoder = json.JSONDecoder()
+    # a generation cut by max_new_tokens or a stop string may lack its closing braces
+    for suffix in ("", "}", "}}", '"}}', '"}'):
+        try:
+            obj, _ = decoder.raw_decode(body + suffix)
+        except json.JSONDecodeError:
+            continue
+        return obj if isinstance(obj, dict) else None
+    return None
+
+
+def parse_call(text: str) -> dict[str, Any] | None:
+    """``<function_call>{"function": f, "arguments": {…}}</function_call>`` -> the object."""
+    body = text
+    if CALL_OPEN in body:
+        body = body.split(CALL_OPEN, 1)[1]
+    if CALL_CLOSE in body:
+        body = body.split(CALL_CLOSE, 1)[0]
+    obj = _decode_object(body)
+    if obj is None or not isinstance(obj.get("function"), str):
+        return None
+    if not isinstance(obj.get("arguments", {}), dict):
+        return None
+    obj.setdefault("arguments", {})
+    return obj
+
+
+def _as_text(value: Any) -> str | None:
+    if isinstance(value, bool):
+        return "True" if value else "False"
+    if isinstance(value, (int, float)):
+        return str(int(value)) if float(value).is_integer() else str(value)
+    if isinstance(value, str):
+        return value.strip()
+    return None
+
+
+def _boolean_alias(value: str, spec_enum: tuple[str, ...]) -> str | None:
+    # a JSON true/false for a yes/no slot
+    lowered = {v.lower(): v for v in spec_enum}
+    if value == "True" and "yes" in lowered:
+        return lowered["yes"]
+    if value == "False" and "no" in lowered:
+        return lowered["no"]
+    return None
+
+
+@dataclass
+class ValidatedCall:
+    function: FunctionSpec
+    slots: dict[str, str]  # schema slot -> value (valid ones)
+    invalid_slots: set[str]  # slots the call named with a value we could not accept
+    intent: str | None
+
+
+def validate_arguments(
+    spec: FunctionSpec, arguments: Mapping[str, Any], counters: CallCounters
+) -> ValidatedCall:
+    slots: dict[str, str] = {}
+    invalid: set[str] = set()
+    intent: str | None = None
+    for name, raw in arguments.items():
+        arg = spec.argument(str(name))
+        if arg is None:
+            counters.unknown_arguments += 1
+            counters.dropped[f"{spec.name}.{name}"] += 1
+            continue
+        value = _as_text(raw)
+        if value is None:
+            counters.invalid_values += 1
+            counters.dropped[f"{spec.name}.{name}:{type(raw).__name__}"] += 1
+            invalid.add(arg.slot)
+            continue
+        canonical = arg.canonical_value(value)
+        if value.lower() in EMPTY_VALUES and canonical is not None and not arg.enum:
+            continue  # "no value": the argument is absent from the cumulative call
+        if value.lower() in EMPTY_VALUES and canonical is None:
+            continue  # (an enum may list "None" as a real value, e.g. SGD subtitles)
+        if canonical is None and arg.enum:
+            canonical = _boolean_alias(value, arg.enum)
+        if canonical is None:
+            counters.invalid_values += 1
+            counters.dropped[f"{spec.name}.{name}={value}"] += 1
+            invalid.add(arg.slot)
+            continue
+        if arg.name == INTENT_ARGUMENT:
+            intent = canonical
+        else:
+            slots[arg.slot] = canonical
+    return ValidatedCall(spec, slots, invalid, intent)
+
+
+def read_call(
+    text: str, catalog: FunctionCatalog, counters: CallCounters, expected: str | None = None
+) -> ValidatedCall | None:
+    """Parse + validate one generated call; None when it cannot be used at all."""
+    counters.calls += 1
+    obj = parse_call(text)
+    if obj is None:
+        counters.parse_failures += 1
+        return None
+    name = obj["function"] if expected is None else expected
+    spec = catalog.get(name)
+    if spec is None:
+        counters.unknown_functions += 1
+        return None
+    return validate_arguments(spec, obj["arguments"], counters)
+
+
+@dataclass
+class DialogueState:
+    """Cumulative state of one dialogue: service -> {slot: value}, service -> intent."""
+
+    slots: dict[str, dict[str, str]] = field(default_factory=dict)
+    intents: dict[str, str] = field(default_factory=dict)
+
+    def apply(self, call: ValidatedCall) -> bool:
+        """Merge a cumulative call; returns whether the service's state changed."""
+        service = call.function.service
+        before = (dict(self.slots.get(service, {})), self.intents.get(service))
+        previous = self.slots.get(service, {})
+        merged = dict(call.slots)
+        for slot in call.invalid_slots:  # unreadable value: keep what we had
+            if slot in previous and slot not in merged:
+                merged[slot] = previous[slot]
+        self.slots[service] = merged
+        if call.intent is not None:
+            self.intents[service] = call.intent
+        elif call.function.intents and INTENT_ARGUMENT not in call.invalid_slots:
+            self.intents.pop(service, None)  # cumulative: no intent argument = no intent
+        return before != (merged, self.intents.get(service))
+
+    def of(self, service: str) -> dict[str, str]:
+        return dict(self.slots.get(service, {}))
+
+    def arguments(self, spec: FunctionSpec) -> dict[str, str]:
+        """The service's state as call arguments (argument names, spec order)."""
+        values = self.slots.get(spec.service, {})
+        out: dict[str, str] = {}
+        for arg in spec.arguments:
+            if arg.name == INTENT_ARGUMENT:
+                if spec.service in self.intents:
+                    out[arg.name] = self.intents[spec.service]
+            elif arg.slot in values:
+                out[arg.name] = values[arg.slot]
+        return out
+
+    def db_constraints(self, spec: FunctionSpec) -> dict[str, str]:
+        out = dict(self.slots.get(spec.service, {}))
+        if spec.intents and spec.service in self.intents:
+            out[INTENT_ARGUMENT] = self.intents[spec.service]
+        return out
+
+    def sgd_state(self, service: str) -> State:
+        return State(
+            active_intent=self.intents.get(service, NONE_INTENT),
+            requested_slots=(),
+            slot_values={slot: (value,) for slot, value in self.slots.get(service, {}).items()},
+        )
+
+    def multiwoz_state(self) -> dict[str, dict[str, str]]:
+        """mwzeval's ``{domain: {slot: value}}`` with the original 2.2 slot names."""
+        out: dict[str, dict[str, str]] = {}
+        for service, values in self.slots.items():
+            if not values:
+                continue
+            out[service] = {
+                (slot.split("-", 1)[1] if slot.startswith(f"{service}-") else slot): value
+                for slot, value in values.items()
+            }
+        return out
+
+
+def choose_value(previous: str | None, values: tuple[str, ...]) -> str:
+    """One value for a slot whose reference lists several surface forms.
+
+    Keep the previous value while it is still acceptable (a new mention of the same value is
+    not a change of the call); otherwise the first listed (canonical for categorical slots).
+    """
+    if previous is not None and previous in values:
+        return previous
+    return values[0]
+
+
+def gold_arguments(
+    spec: FunctionSpec, state: State, previous: Mapping[str, str] | None = None
+) -> tuple[dict[str, str], str | None]:
+    """Reference state -> (schema slot -> one value, intent or None)."""
+    previous = previous or {}
+    slots = {
+        slot: choose_value(previous.get(slot), values)
+        for slot, values in state.slot_values.items()
+        if values and spec.argument_for_slot(slot) is not None
+    }
+    intent = None
+    if spec.intents and state.active_intent != NONE_INTENT:
+        intent = state.active_intent
+    return slots, intent
+
+
+def to_arguments(spec: FunctionSpec, slots: Mapping[str, str], intent: str | None) -> dict[str, str]:
+    """Schema slots -> argument names in the spec's order (what a call shows)."""
+    out: dict[str, str] = {}
+    for arg in spec.arguments:
+        if arg.name == INTENT_ARGUMENT:
+            if intent is not None:
+                out[arg.name] = intent
+        elif arg.slot in slots:
+            out[arg.name] = slots[arg.slot]
+    return out
+
+
+def sgd_prediction_dialogue(
+    reference: Dialogue,
+    user_states: Sequence[Mapping[str, State]],
+    system_frames: Sequence[tuple[Frame, ...]] | None = None,
+) -> Dialogue:
+    """The reference dialogue with predicted states: what the official SGD evaluator reads.
+
+    Every user turn gets a frame for every service of the dialogue (the evaluator needs one
+    for each reference frame; extra frames are ignored), holding the predicted cumulative
+    state of that service. System turns keep their utterance and get the predicted frames
+    (e.g. actions) when given.
+    """
+    turns: list[Turn] = []
+    user_index = system_index = 0
+    for turn in reference.turns:
+        if turn.is_user:
+            states = user_states[user_index]
+            user_index += 1
+            frames = tuple(
+                Frame(service=service, state=states.get(service, State()))
+                for service in reference.services
+            )
+        else:
+            frames = system_frames[system_index] if system_frames is not None else ()
+            system_index += 1
+        turns.append(Turn(turn.speaker, turn.utterance, frames, turn.turn_id))
+    return Dialogue(reference.dialogue_id, reference.services, tuple(turns))
+
+
+__all__ = [
+    "DONTCARE",
+    "CallCounters",
+    "DialogueState",
+    "ValidatedCall",
+    "choose_value",
+    "gold_arguments",
+    "parse_call",
+    "read_call",
+    "sgd_prediction_dialogue",
+    "to_arguments",
+    "validate_arguments",
+]
