@@ -319,12 +319,19 @@ def build_task_rows(
     inventory: ActionInventory,
     prompt: PromptConfig,
     *,
-    seed: int,
+    seed: int | None,
     gold: Mapping[str, Sequence[GoldTurn]],
     tasks: Sequence[str] = ("e2e", "domain"),
 ) -> dict[str, list[dict[str, Any]]]:
-    """Rows ``{"messages": [...], "dialogue_id": ..., "task": ...}`` per task."""
-    rng = random.Random(seed)
+    """Rows ``{"messages": [...], "dialogue_id": ..., "task": ...}`` per task.
+
+    ``seed`` drives the instruction paraphrases; ``None`` always uses the first paraphrase
+    (the one the agent uses at inference).
+    """
+    unknown = sorted(set(tasks) - {"e2e", "dst", "domain"})
+    if unknown:
+        raise DataError(f"unknown Spec-TOD tasks {unknown}; choose from e2e, dst, domain")
+    rng = random.Random(seed) if seed is not None else None
     rows: dict[str, list[dict[str, Any]]] = {task: [] for task in tasks}
     for dialogue in split:
         turns = gold[dialogue.dialogue_id]

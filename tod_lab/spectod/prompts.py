@@ -244,5 +244,20 @@ def turn_messages(
     return out
 
 
+def partial_turn_messages(
+    user: str, calls: Sequence[CallRecord], roles: ChatRoles, *, before_response: bool
+) -> list[dict[str, Any]]:
+    """The current turn as far as the agent has got: what the next generation continues.
+
+    ``before_response``: the prompt of the assistant answer (adds the no-call observation
+    when nothing was called); otherwise the prompt of the next function call.
+    """
+    record = TurnRecord(user=user, calls=list(calls), has_response=False)
+    out = turn_messages(record, roles, loss=False, with_policy=True)
+    if not before_response and not calls:
+        out = out[:1]  # the user message only: no "no call" observation before a call
+    return out
+
+
 def sample_instruction(options: Sequence[str], rng: random.Random | None) -> str:
     return options[0] if rng is None else rng.choice(list(options))

@@ -1,0 +1,264 @@
+"""``SpecTODSystem``: Spec-TOD behind the :class:`tod_lab.systems.System` seam.
+
+``build_examples(train, seed)`` -> ``{"e2e", "domain"[, "dst"][, "aux_dst"]: Dataset}`` of
+chat rows; ``run(eval_split, generator, run_dir)`` runs the in-process agent and scores it:
+
+* MultiWOZ layout: predictions in the mwzeval format (``predictions/mwz_predictions.json``)
+  scored by :mod:`tod_lab.eval.multiwoz` (Inform / Success / BLEU / Combined, DST JGA in the
+  mwzeval and Spec-TOD/FnCTOD flavours, each labelled);
+* SGD layout: predicted dialogues in the official format (``predictions/sgd/``) scored by
+  :mod:`tod_lab.eval.sgd` (official JGA etc.), plus action F1 on act-slot pairs and BLEU on
+  delexicalised responses (``spectod_sgd_e2e``).
+
+The function catalog, action inventory and training services are fixed by
+``build_examples`` (from the TRAINING split) and written to the run dir with the
+predictions (``spectod_resources.json``), so inference uses what training used.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from tod_lab.data.io import read_json, write_json
+from tod_lab.data.types import DialogueSplit
+from tod_lab.errors import ConfigError, DataError
+from tod_lab.spectod.agent import AgentSettings, PredictedTurn, SpecTODAgent
+from tod_lab.spectod.db import Database, MultiWOZDB, ServiceResultsDB
+from tod_lab.spectod.examples import (
+    ActionInventory,
+    PromptConfig,
+    action_inventory,
+    build_task_rows,
+    dst_conversation,
+    gold_turns,
+    select_aux_dialogues,
+)
+from tod_lab.spectod.functions import FunctionCatalog, build_catalog
+from tod_lab.spectod.prompts import CALL_CLOSE, CALL_OPEN, ChatRoles
+from tod_lab.systems import Generator, RunResult
+
+log = logging.getLogger(__name__)
+
+RESOURCES_FILE = "spectod_resources.json"
+SGD_E2E_PROTOCOL = "spectod_sgd_e2e"  # action F1 on (act, slot) pairs, sacrebleu on delex
+
+
+class SpecTODSystem:
+    name = "spectod"
+    model_kind = "causal"
+    needs_training = True
+    added_tokens = (CALL_OPEN, CALL_CLOSE)
+
+    def __init__(
+        self,
+        *,
+        style: str = "auto",
+        tasks: Sequence[str] = ("e2e", "domain"),
+        functions_in_prompt: str = "auto",
+        domain_history_turns: int = 2,
+        roles: Mapping[str, str] | None = None,
+        intent_argument: bool | None = None,
+        num_examples: int = 3,
+        time_share: float = 0.9,
+        db_dir: str | None = None,
+        aux_dst: Mapping[str, Any] | None = None,
+        agent: Mapping[str, Any] | None = None,
+        eval_dialogues: int | None = None,
+        eval_seed: int = 0,
+        name: str = "spectod",
+    ):
+        self.name = name
+        self.style = style
+        self.tasks = tuple(tasks)
+        self.prompt = PromptConfig(
+            roles=ChatRoles(**dict(roles or {})),
+            functions_in_prompt=functions_in_prompt,
+            domain_history_turns=int(domain_history_turns),
+        )
+        self.intent_argument = intent_argument
+        self.num_examples = int(num_examples)
+        self.time_share = float(time_share)
+        self.db_dir = db_dir
+        self.aux_dst = dict(aux_dst or {})
+        try:
+            self.agent_settings = AgentSettings(**dict(agent or {}))
+        except TypeError as err:
+            raise ConfigError("system.agent", str(err),
+                              f"known keys: {sorted(AgentSettings.__dataclass_fields__)}") from err
+        if isinstance(self.agent_settings.response_stop, list):
+            self.agent_settings.response_stop = tuple(self.agent_settings.response_stop)
+        self.eval_dialogues = eval_dialogues
+        self.eval_seed = int(eval_seed)
+        self.catalog: FunctionCatalog | None = None
+        self.inventory: ActionInventory | None = None
+        self.train_services: tuple[str, ...] | None = None
+
+    # ------------------------------------------------------------------ resources
+    def prepare(self, train: DialogueSplit) -> None:
+        """Fix the function catalog from the TRAINING split (examples, time slots)."""
+        self.catalog = build_catalog(
+            train.schema,
+            style=self.style,
+            train=train,
+            intent_argument=self.intent_argument,
+            num_examples=self.num_examples,
+            time_share=self.time_share,
+        )
+        self.train_services = train.schema.service_names
+
+    def database(self, split: DialogueSplit) -> Database | None:
+        assert self.catalog is not None
+        if self.catalog.style == "multiwoz":
+            return MultiWOZDB.from_split(split, self.db_dir)
+        return ServiceResultsDB.from_split(split)
+
+    def resources_json(self) -> dict[str, Any]:
+        assert self.catalog is not None and self.inventory is not None
+        return {
+            "catalog": self.catalog.to_json(),
+            "inventory": self.inventory.to_json(),
+            "train_services": list(self.train_services or ()),
+            "prompt": {
+                "roles": asdict(self.prompt.roles),
+                "functions_in_prompt": self.prompt.functions_in_prompt,
+                "domain_history_turns": self.prompt.domain_history_turns,
+            },
+        }
+
+    def load_resources(self, path: Path) -> None:
+        obj = read_json(path)
+        self.catalog = FunctionCatalog.from_json(obj["catalog"])
+        self.inventory = ActionInventory.from_json(obj["inventory"])
+        self.train_services = tuple(obj.get("train_services", ()))
+
+    # ------------------------------------------------------------------ examples
+    def build_examples(self, train: DialogueSplit, *, seed: int) -> dict[str, Any]:
+        rows = self.build_rows(train, seed=seed)
+        from datasets import Dataset
+
+        return {task: Dataset.from_list(items) for task, items in rows.items() if items}
+
+    def build_rows(self, train: DialogueSplit, *, seed: int | None) -> dict[str, list[dict]]:
+        """The example rows as plain lists (what ``build_examples`` wraps in Datasets)."""
+        if not len(train):
+            raise DataError(f"{train.corpus}/{train.split}: no training dialogues")
+        self.prepare(train)
+        assert self.catalog is not None
+        db = self.database(train)
+        acts = train.extras.get("dialog_acts")
+        gold = {d.dialogue_id: gold_turns(d, self.catalog, db, dialog_acts=acts) for d in train}
+        self.inventory = action_inventory(self.catalog, gold.values())
+        rows = build_task_rows(
+            train, self.catalog, db, self.inventory, self.prompt, seed=seed, gold=gold,
+            tasks=self.tasks,
+        )
+        if self.aux_dst.get("enabled"):
+            rows["aux_dst"] = self._aux_rows(seed if seed is not None else 0)
+        return rows
+
+    def _aux_rows(self, seed: int) -> list[dict[str, Any]]:
+        from tod_lab.data.sgd import read_split
+
+        root = self.aux_dst.get("root")
+        if not root or not Path(root).is_dir():
+            raise ConfigError(
+                "system.aux_dst.root",
+                f"auxiliary SGD corpus {root!r} not found",
+                "point it at an SGD copy (train/ dev/ test/) or set system.aux_dst.enabled=false",
+            )
+        split = read_split(root, self.aux_dst.get("split", "train"))
+        chosen = select_aux_dialogues(split, int(self.aux_dst.get("max_per_domain", 720)), seed)
+        catalog = build_catalog(split.schema, style="sgd", train=split,
+                                num_examples=self.num_examples)
+        rng = random.Random(seed + 1)
+        rows = []
+        for dialogue in chosen:
+            turns = gold_turns(dialogue, catalog, None)
+            specs = catalog.select(dialogue.services)
+            rows.append(
+                {
+                    "task": "aux_dst",
+                    "dialogue_id": f"aux:{dialogue.dialogue_id}",
+                    "messages": dst_conversation(turns, specs, self.prompt, rng),
+                }
+            )
+        log.info("spectod: %d auxiliary SGD DST dialogues (cap %s per domain)", len(rows),
+                 self.aux_dst.get("max_per_domain", 720))
+        return rows
+
+    # ------------------------------------------------------------------ run
+    def eval_subset(self, data: DialogueSplit) -> DialogueSplit:
+        if not self.eval_dialogues or self.eval_dialogues >= len(data):
+            return data
+        ids = sorted(data.dialogue_ids)
+        random.Random(self.eval_seed).shuffle(ids)
+        return data.subset(ids[: int(self.eval_dialogues)])
+
+    def run(self, data: DialogueSplit, generator: Generator | None, run_dir: Path) -> RunResult:
+        if generator is None:
+            raise ConfigError("system", "Spec-TOD needs a trained generator (needs_training)")
+        run_dir = Path(run_dir)
+        if self.catalog is None:
+            saved = run_dir / RESOURCES_FILE
+            if not saved.is_file():
+                raise DataError(
+                    "Spec-TOD has no function catalog: build_examples was not called and the "
+                    "run dir holds none",
+                    file=saved,
+                )
+            self.load_resources(saved)
+        assert self.catalog is not None and self.inventory is not None
+        data = self.eval_subset(data)
+        out_dir = run_dir / "predictions"
+        out_dir.mkdir(parents=True, exist_ok=True)
+        write_json(run_dir / RESOURCES_FILE, self.resources_json())
+        agent = SpecTODAgent(self.catalog, self.inventory, self.database(data), self.prompt,
+                             self.agent_settings)
+        predicted = agent.run(data, generator)
+        files = {"resources": str(run_dir / RESOURCES_FILE)}
+        files["turns"] = str(write_turns(out_dir / "spectod_turns.jsonl", predicted))
+        if self.catalog.style == "multiwoz":
+            from tod_lab.spectod.scoring import score_multiwoz
+
+            result = score_multiwoz(data, predicted, out_dir, self.catalog)
+        else:
+            from tod_lab.spectod.scoring import score_sgd
+
+            result = score_sgd(data, predicted, out_dir, self.catalog,
+                               self.train_services or data.schema.service_names)
+        result.files.update(files)
+        result.details["agent"] = agent.stats.to_json()
+        result.details["eval_dialogues"] = len(data)
+        return result
+
+
+def write_turns(path: Path, predicted: Mapping[str, Sequence[PredictedTurn]]) -> Path:
+    """One JSON line per predicted turn (inspection / error analysis)."""
+    import orjson
+
+    with path.open("wb") as handle:
+        for dialogue_id, turns in predicted.items():
+            for index, turn in enumerate(turns):
+                row = {
+                    "dialogue_id": dialogue_id,
+                    "turn": index,
+                    "user": turn.user,
+                    "functions": turn.functions,
+                    "calls": [
+                        {"function": c.function, "arguments": c.arguments, "count": c.count}
+                        for c in turn.record.calls
+                    ],
+                    "action": turn.record.action,
+                    "response": turn.record.response,
+                    "state": turn.slots,
+                    "intents": turn.intents,
+                    "raw": turn.raw,
+                }
+                handle.write(orjson.dumps(row) + b"\n")
+    return path
+
