@@ -73,6 +73,8 @@ class UtteranceBuilder:
         """"a Indian restaurant" -> "an Indian restaurant" (the value itself is untouched)."""
         if not self.parts or not following or following[0].lower() not in "aeiou":
             return
+        if following.lower().startswith(("uni", "use", "one", "eu")):  # "a United flight"
+            return
         last = self.parts[-1]
         if last.endswith(" a ") or last in ("a ", "A "):
             self.parts[-1] = last[:-2] + "an "

@@ -155,6 +155,7 @@ class SGDDialogueSimulator:
         self.told: dict[str, set[str]] = {}  # slots the agent already said about the offer
         self.last_system_acts: set[str] = set()
         self.closed = False
+        self.handoff: str | None = None  # service the next user turn SELECTs before moving on
 
     # ------------------------------------------------------------------ helpers
 
@@ -174,14 +175,18 @@ class SGDDialogueSimulator:
             self.services.append(service)
         return self.states[service]
 
-    def user_mention(self, service: str, slot: SlotSpec, canonical: str) -> Mention:
+    def user_mention(self, service: str, slot: SlotSpec, canonical: str, template: str = "",
+                     placeholder: str = "v") -> Mention:  # fmt: skip
+        """How the user says a value inside ``template`` (at ``{placeholder}``)."""
+        at_start = template.startswith("{" + placeholder + "}")
         if slot.is_categorical:
             surface = slot.display.get(canonical, canonical)
             if slot.kind == "number":
                 surface = V.number_surface(canonical, self.rng)
-            return Mention(slot.name, surface, annotate=False, service=service)
-        surface = V.user_surface(slot.kind, canonical, self.rng)
-        return Mention(slot.name, surface, annotate=True, service=service)
+            return Mention(slot.name, _sentence_case(surface, at_start), False, service)
+        after_on = ("on {" + placeholder + "}") in template.lower()
+        surface = V.user_surface(slot.kind, canonical, self.rng, after_on=after_on)
+        return Mention(slot.name, _sentence_case(surface, at_start), True, service)
 
     def system_mention(self, turn: TurnDraft, service: str, slot: SlotSpec, canonical: str) -> Mention:
         if slot.is_categorical:
@@ -263,9 +268,9 @@ class SGDDialogueSimulator:
             turn.act(service, "INFORM", slot.name, [canonical])
             state.set(slot.name, canonical, canonical)
             return
-        templates = slot.short if short and slot.short else slot.tell
-        mention = self.user_mention(service, slot, canonical)
-        turn.builder.add(self.choice(templates), {"v": mention})
+        template = self.choice(slot.short if short and slot.short else slot.tell)
+        mention = self.user_mention(service, slot, canonical, template)
+        turn.builder.add(template, {"v": mention})
         values, canon = self.action_values(slot, mention, canonical)
         turn.act(service, "INFORM", slot.name, values, canon)
         state.set(slot.name, canonical, values[0])
@@ -287,7 +292,7 @@ class SGDDialogueSimulator:
         used = placeholders(template)
         mentions = {}
         for name in used:
-            mentions[name] = self.user_mention(service, spec.slot(name), slots[name])
+            mentions[name] = self.user_mention(service, spec.slot(name), slots[name], template, name)
         turn.builder.add(template, mentions)
         state = self.state(service)
         for name in used:
@@ -490,7 +495,7 @@ class SGDDialogueSimulator:
 
     def run(self, scenario: Scenario) -> dict[str, Any]:
         first = scenario.services[0]
-        self.service_phase(first, carried={}, opening=True)
+        self.service_phase(first, carried={}, opening=True, has_next=len(scenario.services) > 1)
         for service in scenario.services[1:]:
             if self.closed:
                 break
@@ -500,14 +505,15 @@ class SGDDialogueSimulator:
                 if source in prev.slots and prev.slots[source].canonical != DONTCARE:
                     entry = prev.slots[source]
                     carried[slot] = SlotState(entry.canonical, list(entry.surfaces))
-            self.service_phase(service, carried=carried, opening=False)
+            self.service_phase(service, carried=carried, opening=False, has_next=False)
         if not self.closed:
             self.close(self.services[-1])
         return {"dialogue_id": self.dialogue_id, "services": list(self.services), "turns": self.turns}
 
-    def service_phase(self, service: str, carried: dict[str, SlotState], opening: bool) -> None:
+    def service_phase(self, service: str, carried: dict[str, SlotState], opening: bool,
+                      has_next: bool) -> None:  # fmt: skip
         spec = ALL_SERVICES[service]
-        if not opening and "REQ_MORE" not in self.last_system_acts and self.chance(0.5):
+        if self.handoff is None and not opening and "REQ_MORE" not in self.last_system_acts and self.chance(0.5):
             turn = self.user_turn()
             self.u_simple(turn, self.services[-1], "THANK_YOU", S.USER_THANKS)
             self.commit_user(turn)
@@ -519,6 +525,7 @@ class SGDDialogueSimulator:
             and any(placeholders(t) for t in spec.transaction.user)
             and self.chance(0.12)
             and not carried
+            and self.handoff is None
         )
         if direct:
             self.direct_transaction(spec)
@@ -527,6 +534,9 @@ class SGDDialogueSimulator:
         wants_booking = spec.transaction is not None and self.chance(0.72)
         if wants_booking:
             self.start_transaction_after_offer(spec)
+        elif has_next and row is not None and spec.transaction is not None and self.chance(0.6):
+            # select and move on in the same turn: one user turn, two frames (as in SGD)
+            self.handoff = service
         elif spec.transaction is not None and self.chance(0.5):
             turn = self.user_turn()
             self.u_select(turn, service)
@@ -554,13 +564,16 @@ class SGDDialogueSimulator:
     def search_phase(self, spec: ServiceSpec, carried: dict[str, SlotState]) -> Row | None:
         service, intent = spec.name, spec.search
         goal = self.sample_goal(spec, {k: v.canonical for k, v in carried.items()})
-        state = self.state(service)
         turn = self.user_turn()
+        if self.handoff is not None:
+            self.u_select(turn, self.handoff)
+            self.handoff = None
+        state = self.state(service)
         turn.frame(service)
         for slot, entry in carried.items():
             state.slots[slot] = entry
         if len(self.services) > 1 and self.chance(0.3):
-            turn.builder.add(self.choice(("Also,", "One more thing.", "Next,")))
+            turn.builder.add(self.choice(("One more thing.", "I need one more thing.", "There is something else.")))
         open_slots = [s for s in goal if s not in carried]
         self.rng.shuffle(open_slots)
         k = self.choice((0, 1, 1, 2, 2, 3))
@@ -672,7 +685,7 @@ class SGDDialogueSimulator:
                 "Actually, make it {v}.", "Actually, I'd prefer {v}.",
                 "Sorry, can you change the {label} to {v}?", "On second thought, let's do {v}.",
             )).replace("{label}", slot.label)  # fmt: skip
-            mention = self.user_mention(service, slot, value)
+            mention = self.user_mention(service, slot, value, template)
             turn.builder.add(template, {"v": mention})
             values, canon = self.action_values(slot, mention, value)
             turn.act(service, "INFORM", name, values, canon)
@@ -851,8 +864,8 @@ class SGDDialogueSimulator:
 
     def u_correct(self, turn: TurnDraft, service: str, slot: SlotSpec, value: str) -> None:
         """NEGATE the confirmation and INFORM the new value ("No, actually make it 7 pm")."""
-        mention = self.user_mention(service, slot, value)
         template = self.choice(S.USER_NEGATE_PREFIX) + " " + self.choice(S.USER_CORRECTION)
+        mention = self.user_mention(service, slot, value, template)
         turn.builder.add(template, {"v": mention})
         turn.act(service, "NEGATE")
         values, canon = self.action_values(slot, mention, value)
@@ -914,9 +927,9 @@ class SGDDialogueSimulator:
         value = self._different_value(spec.slot(name), args[name])
         turn = self.user_turn()
         slot = spec.slot(name)
-        mention = self.user_mention(service, slot, value)
-        turn.builder.add(self.choice(("Can you try {v} instead?", "Then please try for {v}.",
-                                      "How about {v}?")), {"v": mention})  # fmt: skip
+        template = self.choice(("Can you try {v} instead?", "Then please try for {v}.", "How about {v}?"))
+        mention = self.user_mention(service, slot, value, template)
+        turn.builder.add(template, {"v": mention})
         values, canon = self.action_values(slot, mention, value)
         turn.act(service, "INFORM", name, values, canon)
         turn.act(service, "INFORM_INTENT", "intent", [intent.name])
@@ -957,6 +970,11 @@ class SGDDialogueSimulator:
         reply = self.system_turn()
         self.s_simple(reply, service, "GOODBYE", S.SYSTEM_GOODBYE)
         self.commit_system(reply)
+
+
+def _sentence_case(surface: str, at_start: bool) -> str:
+    """A value that opens the sentence is capitalised ("The 13th, please.")."""
+    return surface[0].upper() + surface[1:] if at_start and surface else surface
 
 
 S_AIRLINES = ALL_SERVICES["Flights_1"].slot("airlines").values

@@ -202,8 +202,8 @@ HOTELS_1 = ServiceSpec(
         offer_intent=("Would you like to book a room?", "Shall I reserve a room there?"),
         confirm=("{hotel_name} in {destination}, check-in {check_in_date}, {number_of_days} nights, "
                  "number of rooms: {number_of_rooms}.",
-                 "Booking {number_of_rooms} room at {hotel_name} in {destination} from {check_in_date} "
-                 "for {number_of_days} nights."),
+                 "Booking {hotel_name} in {destination} from {check_in_date} for {number_of_days} "
+                 "nights, rooms: {number_of_rooms}."),
         success=("Your room is booked.", "The hotel reservation is confirmed."),
         failure=("Sorry, there are no rooms available for those dates.",),
     ),

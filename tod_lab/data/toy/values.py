@@ -130,23 +130,28 @@ def date_user_surfaces(canonical: str) -> list[str]:
 
 
 def date_system_surface(canonical: str) -> str:
-    day = _day_of(canonical)
-    if day == 1:
-        return "today"
-    if day == 2:
-        return "tomorrow"
-    return f"{MONTH_NAME} {ordinal(day)}"
+    """Agents name dates absolutely ("March 2nd"), users often relatively ("tomorrow")."""
+    return f"{MONTH_NAME} {ordinal(_day_of(canonical))}"
+
+
+RELATIVE_DATES = frozenset({"today", "tomorrow", "the day after tomorrow"})
 
 
 # ----------------------------------------------------------------------------- kinds
 
 
-def user_surface(kind: str, canonical: str, rng: random.Random) -> str:
-    """How a user says ``canonical`` (a non-categorical value)."""
+def user_surface(kind: str, canonical: str, rng: random.Random, *, after_on: bool = False) -> str:
+    """How a user says ``canonical`` (a non-categorical value).
+
+    ``after_on``: the template reads "on {value}", where "on tomorrow" would be wrong.
+    """
     if kind == "time":
         return rng.choice(time_user_surfaces(canonical))
     if kind == "date":
-        return rng.choice(date_user_surfaces(canonical))
+        forms = date_user_surfaces(canonical)
+        if after_on:
+            forms = [f for f in forms if f not in RELATIVE_DATES]
+        return rng.choice(forms)
     if kind == "city":
         informal = CITIES.get(canonical, ())
         if informal and rng.random() < 0.12:
