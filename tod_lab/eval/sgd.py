@@ -632,7 +632,14 @@ def _reference_by_id(reference: DialogueSplit | Mapping[str, Dialogue]) -> dict[
 
 def _check_dialogue_pair(ref: Dialogue, hyp: Dialogue, file: str | None) -> None:
     def fail(problem: str, turn: int | None = None, hint: str | None = None) -> DataError:
-        return DataError(problem, file=file, dialogue_id=ref.dialogue_id, turn=turn, hint=hint)
+        hint = hint or "predictions copy the reference dialogues of the evaluated split"
+        return DataError(
+            problem,
+            file=file,
+            dialogue_id=ref.dialogue_id,
+            turn=turn,
+            hint=f"{hint} (check --eval_set / the reference split)",
+        )
 
     if set(ref.services) != set(hyp.services):
         raise fail(
