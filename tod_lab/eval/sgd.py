@@ -764,7 +764,7 @@ def _score_frames(
                 jga = metrics[JOINT_GOAL_ACCURACY]
                 if jga == NA:
                     metrics[CONSISTENT_JOINT_GOAL_ACCURACY] = NA
-                else:
+                else:  # one step of consistency.consistent_chain, kept inline for speed
                     chained = consistent.get(service, 1.0) * jga
                     consistent[service] = chained
                     metrics[CONSISTENT_JOINT_GOAL_ACCURACY] = chained
