@@ -1,0 +1,565 @@
+"""Examples -> token batches: cached tokenisation, multitask mixing, length-grouped batching.
+
+- Tokenisation runs through ``datasets.map`` with an explicit cache file under
+  ``<cache_dir>/tokenized`` keyed by (dataset fingerprint, tokenizer fingerprint, lengths),
+  so a rerun, a resumed run or another job of a sweep re-uses it.
+- Each epoch mixes the tasks by ``task_weights`` (a multiplier on each task's size: 2.0
+  draws every example twice, 0.5 a seeded half), then groups examples of similar length
+  into batches (shuffle, cut into mega-batches, sort each by length, cut into batches,
+  shuffle the batches) and pads each batch only to its own longest row.
+- The batch sampler is seeded by (seed, epoch) and the loader is *stateful*: Lightning
+  stores how many batches of the epoch were consumed in each checkpoint and the loader
+  skips exactly those on resume, so an interrupted run sees the same batches as an
+  uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+from datasets import Dataset, concatenate_datasets
+from torch.utils.data import DataLoader, Sampler
+
+from tod_lab.errors import ConfigError, DataError
+from tod_lab.models.tokenizers import tokenizer_fingerprint
+
+log = logging.getLogger(__name__)
+
+IGNORE_INDEX = -100  # label value the HF losses skip
+TOKENIZED_COLUMNS = ("input_ids", "labels", "length", "target_length")
+
+
+# ----------------------------------------------------------------------------- rendering
+
+
+@dataclass(frozen=True)
+class RenderedChat:
+    text: str
+    loss_spans: tuple[tuple[int, int], ...]  # character spans whose tokens carry loss
+
+
+def message_carries_loss(message: Mapping[str, Any]) -> bool:
+    loss = message.get("loss")
+    return bool(loss) if loss is not None else message.get("role") == "assistant"
+
+
+def render_chat(tokenizer, messages: Sequence[Mapping[str, Any]],
+                role_map: Mapping[str, str] | None = None) -> RenderedChat:
+    """Render with the tokenizer's chat template and locate each loss message's span.
+
+    The span of message *i* runs from its content to the end of its rendering (the end
+    marker included, so the model learns to stop); headers never carry loss.
+    """
+    role_map = role_map or {}
+    plain = [
+        {"role": role_map.get(m["role"], m["role"]), "content": m["content"]} for m in messages
+    ]
+    full = tokenizer.apply_chat_template(plain, tokenize=False)
+    spans: list[tuple[int, int]] = []
+    cursor = 0
+    for i, message in enumerate(messages):
+        upto = tokenizer.apply_chat_template(plain[: i + 1], tokenize=False)
+        if not full.startswith(upto):
+            raise ConfigError(
+                "model.role_map",
+                "the chat template renders a conversation prefix differently from the whole "
+                f"conversation (message {i}, role {message['role']!r}); loss spans cannot be found",
+            )
+        content = message["content"].strip()
+        start = full.find(content, cursor) if content else len(upto)
+        if start < 0 or start > len(upto):
+            raise ConfigError(
+                "model.role_map",
+                f"the chat template dropped message {i} (role {message['role']!r}); map that role "
+                "to one the template renders, e.g. model.role_map.function=assistant",
+            )
+        if message_carries_loss(message):
+            spans.append((start, len(upto)))
+        cursor = len(upto)
+    return RenderedChat(full, tuple(spans))
+
+
+def labels_from_offsets(input_ids: Sequence[int], offsets: Sequence[tuple[int, int]],
+                        spans: Sequence[tuple[int, int]]) -> list[int]:
+    labels = []
+    for token_id, (start, end) in zip(input_ids, offsets, strict=True):
+        inside = end > start and any(s <= start < e for s, e in spans)
+        labels.append(token_id if inside else IGNORE_INDEX)
+    return labels
+
+
+# ----------------------------------------------------------------------------- tokenising
+
+
+@dataclass(frozen=True)
+class TokenizeSettings:
+    kind: str
+    max_source_length: int = 1024
+    max_target_length: int = 256
+    max_length: int = 2048
+    role_map: Mapping[str, str] = field(default_factory=dict)
+
+
+class ExampleTokenizer:
+    """``datasets.map`` function: rows -> input_ids / labels / lengths (picklable)."""
+
+    def __init__(self, tokenizer, settings: TokenizeSettings):
+        self.tokenizer = tokenizer
+        self.settings = settings
+
+    def __call__(self, batch: dict[str, list]) -> dict[str, list]:
+        if "messages" in batch:
+            return self._chat(batch["messages"])
+        if self.settings.kind == "seq2seq":
+            return self._seq2seq(batch["source"], batch["target"])
+        return self._causal_pairs(batch["source"], batch["target"])
+
+    def _seq2seq(self, sources: list[str], targets: list[str]) -> dict[str, list]:
+        s = self.settings
+        enc = self.tokenizer(sources, max_length=s.max_source_length, truncation=True)
+        tgt = self.tokenizer(text_target=targets, max_length=s.max_target_length, truncation=True)
+        return {
+            "input_ids": enc["input_ids"],
+            "labels": tgt["input_ids"],
+            "length": [len(x) for x in enc["input_ids"]],
+            "target_length": [len(x) for x in tgt["input_ids"]],
+        }
+
+    def _encode_with_spans(self, texts: list[str], spans: list[Sequence[tuple[int, int]]]):
+        enc = self.tokenizer(
+            texts,
+            add_special_tokens=False,
+            return_offsets_mapping=True,
+            truncation=True,
+            max_length=self.settings.max_length,
+        )
+        labels = [
+            labels_from_offsets(ids, offsets, sp)
+            for ids, offsets, sp in zip(enc["input_ids"], enc["offset_mapping"], spans, strict=True)
+        ]
+        return {
+            "input_ids": enc["input_ids"],
+            "labels": labels,
+            "length": [len(x) for x in enc["input_ids"]],
+            "target_length": [sum(1 for t in lab if t != IGNORE_INDEX) for lab in labels],
+        }
+
+    def _chat(self, conversations: list[list[dict]]) -> dict[str, list]:
+        rendered = [render_chat(self.tokenizer, m, self.settings.role_map) for m in conversations]
+        return self._encode_with_spans([r.text for r in rendered], [r.loss_spans for r in rendered])
+
+    def _causal_pairs(self, sources: list[str], targets: list[str]) -> dict[str, list]:
+        # a causal model trained on plain pairs: bos? + source + target + eos, loss on target
+        tok = self.tokenizer
+        bos = tok.bos_token or ""
+        texts, spans = [], []
+        for source, target in zip(sources, targets, strict=True):
+            head = bos + source
+            text = head + target + (tok.eos_token or "")
+            texts.append(text)
+            spans.append(((len(head), len(text)),))
+        return self._encode_with_spans(texts, spans)
+
+
+def check_examples(name: str, dataset: Dataset, kind: str) -> None:
+    columns = set(dataset.column_names)
+    if not ({"source", "target"} <= columns or "messages" in columns):
+        raise DataError(
+            f"examples of task {name!r} have columns {sorted(columns)}; expected "
+            "{'source', 'target'} (seq2seq or causal) or 'messages' (causal chat)"
+        )
+    if "messages" in columns and kind != "causal":
+        raise ConfigError(
+            "model.kind",
+            f"task {name!r} gives chat messages but the model is {kind}",
+            "use a causal model (model=llama_tiny, qwen2_5_*, llama3_*)",
+        )
+    if len(dataset) == 0:
+        raise DataError(f"task {name!r} has no examples")
+
+
+def tokenize_examples(
+    name: str, dataset: Dataset, tokenizer, settings: TokenizeSettings, cache_dir: Path | None,
+    num_proc: int | None = None,
+) -> Dataset:
+    """Tokenise one task's examples, cached on disk when ``cache_dir`` is given."""
+    check_examples(name, dataset, settings.kind)
+    key = hashlib.sha256(
+        repr((dataset._fingerprint, tokenizer_fingerprint(tokenizer), settings)).encode()
+    ).hexdigest()[:20]
+    kwargs: dict[str, Any] = {}
+    if cache_dir is not None:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        kwargs["cache_file_name"] = str(cache_dir / f"{key}.arrow")
+    return dataset.map(
+        ExampleTokenizer(tokenizer, settings),
+        batched=True,
+        batch_size=256,
+        remove_columns=dataset.column_names,
+        new_fingerprint=key,
+        load_from_cache_file=cache_dir is not None,
+        num_proc=num_proc if num_proc and num_proc > 1 and len(dataset) > 2000 else None,
+        desc=f"tokenising {name}",
+    )
+
+
+# ----------------------------------------------------------------------------- batching
+
+
+@dataclass(frozen=True)
+class TaskRange:
+    name: str
+    start: int  # first row in the concatenated dataset
+    size: int
+    weight: float = 1.0
+
+
+def mix_tasks(tasks: Sequence[TaskRange], rng: np.random.Generator) -> np.ndarray:
+    """One epoch's example indices: each task contributes round(weight * size) rows."""
+    parts = []
+    for task in tasks:
+        wanted = int(round(task.weight * task.size))
+        full, rest = divmod(wanted, task.size)
+        rows = [np.arange(task.size)] * full
+        if rest:
+            rows.append(rng.choice(task.size, size=rest, replace=False))
+        if rows:
+            parts.append(task.start + np.concatenate(rows))
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+
+
+def distributed_world() -> tuple[int, int]:
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        return torch.distributed.get_world_size(), torch.distributed.get_rank()
+    return 1, 0
+
+
+class LengthGroupedBatchSampler(Sampler[list[int]]):
+    """Seeded, epoch-aware, DDP-aware batches of similar-length examples (see module doc).
+
+    ``target_lengths`` (seq2seq) adds a second level: after sorting a mega-batch by source
+    length, runs of ``target_group_batches`` batches are re-sorted by target length, so
+    both the encoder and the decoder side of a batch pad little.
+    """
+
+    def __init__(
+        self,
+        lengths: np.ndarray,
+        tasks: Sequence[TaskRange],
+        *,
+        batch_size: int,
+        seed: int,
+        target_lengths: np.ndarray | None = None,
+        group_by_length: bool = True,
+        megabatch_factor: int = 200,
+        target_group_batches: int = 8,
+        shuffle: bool = True,
+    ):
+        self.lengths = np.asarray(lengths)
+        self.target_lengths = None if target_lengths is None else np.asarray(target_lengths)
+        self.tasks = list(tasks)
+        self.batch_size = batch_size
+        self.seed = seed
+        self.group_by_length = group_by_length
+        self.megabatch_factor = max(1, megabatch_factor)
+        self.target_group_batches = target_group_batches
+        self.shuffle = shuffle
+        self.epoch = 0
+        self._skip = 0  # batches of the current epoch to skip (resume)
+
+    def set_epoch(self, epoch: int) -> None:
+        if epoch != self.epoch:
+            self._skip = 0
+        self.epoch = epoch
+
+    def resume(self, epoch: int, batches_done: int) -> None:
+        self.epoch = epoch
+        self._skip = batches_done
+
+    def epoch_batches(self, epoch: int) -> list[np.ndarray]:
+        """Every batch of ``epoch`` (all ranks), before rank sharding."""
+        rng = np.random.default_rng([self.seed, epoch])
+        indices = mix_tasks(self.tasks, rng)
+        if self.shuffle:
+            indices = rng.permutation(indices)
+        if self.group_by_length:
+            size = self.batch_size * self.megabatch_factor
+            indices = np.concatenate(
+                [self._group(indices[lo : lo + size]) for lo in range(0, len(indices), size)]
+            ) if len(indices) else indices
+        batches = [indices[lo : lo + self.batch_size] for lo in range(0, len(indices), self.batch_size)]
+        if self.shuffle and self.group_by_length:
+            batches = [batches[i] for i in rng.permutation(len(batches))]
+        return batches
+
+    def _group(self, chunk: np.ndarray) -> np.ndarray:
+        # stable sorts, longest first: the first batch of a chunk is its largest
+        chunk = chunk[np.argsort(-self.lengths[chunk], kind="stable")]
+        if self.target_lengths is None or self.target_group_batches <= 0:
+            return chunk
+        run = self.batch_size * self.target_group_batches
+        return np.concatenate([
+            part[np.argsort(-self.target_lengths[part], kind="stable")]
+            for part in (chunk[lo : lo + run] for lo in range(0, len(chunk), run))
+        ])
+
+    def _rank_batches(self, epoch: int) -> list[np.ndarray]:
+        batches = self.epoch_batches(epoch)
+        world, rank = distributed_world()
+        if world > 1:
+            usable = (len(batches) // world) * world  # every rank must step the same times
+            batches = batches[rank:usable:world]
+        return batches
+
+    def __iter__(self):
+        batches = self._rank_batches(self.epoch)
+        skip, self._skip = self._skip, 0
+        for batch in batches[skip:]:
+            yield batch.tolist()
+
+    def __len__(self) -> int:
+        total = sum(int(round(t.weight * t.size)) for t in self.tasks)
+        batches = math.ceil(total / self.batch_size)
+        world, _ = distributed_world()
+        return batches // world if world > 1 else batches
+
+
+class ResumableDataLoader(DataLoader):
+    """A DataLoader Lightning can checkpoint (it has ``state_dict`` / ``load_state_dict``).
+
+    The state is (epoch, batches of the epoch the training loop has processed), read from
+    the trainer's own progress counters: Lightning prefetches one batch ahead, so counting
+    what the sampler yielded would be off by one.
+    """
+
+    def __init__(self, *args, progress: Callable[[], int] | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._progress = progress
+
+    def state_dict(self) -> dict[str, int]:
+        sampler = self.batch_sampler
+        done = self._progress() if self._progress is not None else 0
+        return {"epoch": int(sampler.epoch), "batches_done": int(done)}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        self.batch_sampler.resume(int(state["epoch"]), int(state["batches_done"]))
+
+
+@dataclass
+class PaddingCollator:
+    """Pads a batch to its own longest row (optionally to a multiple of N for tensor cores)."""
+
+    pad_token_id: int
+    pad_to_multiple_of: int | None = None
+
+    def _width(self, rows: Sequence[Sequence[int]]) -> int:
+        width = max(len(r) for r in rows)
+        if self.pad_to_multiple_of:
+            width = math.ceil(width / self.pad_to_multiple_of) * self.pad_to_multiple_of
+        return width
+
+    def _pad(self, rows: Sequence[Sequence[int]], value: int) -> torch.Tensor:
+        out = torch.full((len(rows), self._width(rows)), value, dtype=torch.long)
+        for i, row in enumerate(rows):
+            out[i, : len(row)] = torch.as_tensor(row, dtype=torch.long)
+        return out
+
+    def __call__(self, rows: Sequence[Mapping[str, Any]] | Mapping[str, list]) -> dict[str, torch.Tensor]:
+        if isinstance(rows, Mapping):  # datasets' __getitems__ may hand a column dict
+            inputs, labels = rows["input_ids"], rows["labels"]
+        else:
+            inputs = [r["input_ids"] for r in rows]
+            labels = [r["labels"] for r in rows]
+        input_ids = self._pad(inputs, self.pad_token_id)
+        attention_mask = torch.zeros_like(input_ids)
+        for i, row in enumerate(inputs):
+            attention_mask[i, : len(row)] = 1
+        return {
+            "input_ids": input_ids,
+            "attention_mask": attention_mask,
+            "labels": self._pad(labels, IGNORE_INDEX),
+        }
+
+
+def padding_efficiency(batches: Sequence[Sequence[int]], lengths: np.ndarray,
+                       target_lengths: np.ndarray | None = None) -> float:
+    """Real tokens / padded tokens over ``batches`` (source and target sides together)."""
+    real = padded = 0
+    for batch in batches:
+        idx = np.asarray(batch)
+        for side in (lengths, target_lengths):
+            if side is None:
+                continue
+            values = side[idx]
+            real += int(values.sum())
+            padded += int(values.max()) * len(idx)
+    return real / padded if padded else 1.0
+
+
+# ----------------------------------------------------------------------------- data module
+
+
+@dataclass(frozen=True)
+class DataSettings:
+    """``cfg.trainer.data`` plus the batch sizes."""
+
+    batch_size: int = 16
+    eval_batch_size: int = 32
+    group_by_length: bool = True
+    megabatch_factor: int = 200
+    target_group_batches: int = 8
+    task_weights: Mapping[str, float] = field(default_factory=dict)
+    val_size: int = 64  # examples held out for validation loss when no val set is given
+    num_workers: int = 0
+    num_proc: int | None = None  # tokenisation processes
+    pad_to_multiple_of: int | None = None
+
+
+class ExampleDataModule(pl.LightningDataModule):
+    """Tokenised, mixed, length-grouped batches of a system's examples."""
+
+    def __init__(
+        self,
+        examples: Mapping[str, Dataset],
+        tokenizer,
+        *,
+        tokenize: TokenizeSettings,
+        data: DataSettings,
+        seed: int,
+        cache_dir: str | Path | None = None,
+        val_examples: Mapping[str, Dataset] | None = None,
+    ):
+        super().__init__()
+        if not examples:
+            raise DataError("train() got no examples (an empty {task: Dataset} mapping)")
+        unknown = sorted(set(data.task_weights) - set(examples))
+        if unknown:
+            raise ConfigError(
+                "trainer.data.task_weights",
+                f"names tasks {unknown} that the system did not produce (it produced {sorted(examples)})",
+            )
+        self.examples = dict(examples)
+        self.val_examples = dict(val_examples) if val_examples else None
+        self.tokenizer = tokenizer
+        self.tokenize_settings = tokenize
+        self.data = data
+        self.seed = seed
+        self.cache_dir = Path(cache_dir) / "tokenized" if cache_dir is not None else None
+        self.train_set: Dataset | None = None
+        self.val_set: Dataset | None = None
+        self.tasks: list[TaskRange] = []
+        self.lengths = np.zeros(0)
+        self.target_lengths = np.zeros(0)
+        self.truncated = 0
+
+    # -- setup ------------------------------------------------------------------------
+    def _tokenized(self, name: str, dataset: Dataset) -> Dataset:
+        return tokenize_examples(
+            name, dataset, self.tokenizer, self.tokenize_settings, self.cache_dir, self.data.num_proc
+        )
+
+    def _holdout_sizes(self) -> dict[str, int]:
+        total = sum(len(d) for d in self.examples.values())
+        want = min(self.data.val_size, max(0, total // 10))
+        return {n: int(round(want * len(d) / total)) for n, d in self.examples.items()}
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.train_set is not None:
+            return
+        train_parts, val_parts = [], []
+        holdout = self._holdout_sizes() if self.val_examples is None else {}
+        rng = np.random.default_rng([self.seed, 7])
+        start = 0
+        for name in sorted(self.examples):  # sorted: task order must not depend on dict order
+            tokenized = self._tokenized(name, self.examples[name])
+            n_val = holdout.get(name, 0)
+            if n_val:
+                order = rng.permutation(len(tokenized))
+                val_parts.append(tokenized.select(np.sort(order[:n_val])))
+                tokenized = tokenized.select(np.sort(order[n_val:]))
+            weight = float(self.data.task_weights.get(name, 1.0))
+            if weight < 0:
+                raise ConfigError(f"trainer.data.task_weights.{name}", f"is negative ({weight})")
+            self.tasks.append(TaskRange(name, start, len(tokenized), weight))
+            start += len(tokenized)
+            train_parts.append(tokenized)
+        if self.val_examples is not None:
+            val_parts = [self._tokenized(f"val/{n}", d) for n, d in sorted(self.val_examples.items())]
+        self.train_set = concatenate_datasets(train_parts)
+        self.val_set = concatenate_datasets(val_parts) if val_parts else None
+        self.lengths = np.asarray(self.train_set["length"])
+        self.target_lengths = np.asarray(self.train_set["target_length"])
+        s = self.tokenize_settings
+        limit = s.max_source_length if s.kind == "seq2seq" else s.max_length
+        self.truncated = int((self.lengths >= limit).sum())
+        if self.truncated:
+            log.warning("%d of %d training examples were truncated to %d tokens",
+                        self.truncated, len(self.lengths), limit)
+
+    # -- loaders ----------------------------------------------------------------------
+    def collator(self) -> PaddingCollator:
+        return PaddingCollator(self.tokenizer.pad_token_id, self.data.pad_to_multiple_of)
+
+    def train_batch_sampler(self) -> LengthGroupedBatchSampler:
+        seq2seq = self.tokenize_settings.kind == "seq2seq"
+        return LengthGroupedBatchSampler(
+            self.lengths,
+            self.tasks,
+            batch_size=self.data.batch_size,
+            seed=self.seed,
+            # seq2seq pads encoder and decoder side separately: group by both
+            target_lengths=self.target_lengths if seq2seq else None,
+            group_by_length=self.data.group_by_length,
+            megabatch_factor=self.data.megabatch_factor,
+            target_group_batches=self.data.target_group_batches,
+        )
+
+    def _progress(self) -> int:
+        trainer = getattr(self, "trainer", None)
+        if trainer is None:
+            return 0
+        return int(trainer.fit_loop.epoch_loop.batch_progress.current.processed)
+
+    def train_dataloader(self) -> ResumableDataLoader:
+        self.setup("fit")
+        return ResumableDataLoader(
+            self.train_set,
+            batch_sampler=self.train_batch_sampler(),
+            collate_fn=self.collator(),
+            num_workers=self.data.num_workers,
+            # a private generator: iterating must not consume the global RNG (dropout),
+            # or a resumed run would diverge from an uninterrupted one
+            generator=torch.Generator().manual_seed(self.seed),
+            progress=self._progress,
+        )
+
+    def val_dataloader(self) -> DataLoader | list:
+        self.setup("fit")
+        if self.val_set is None or len(self.val_set) == 0:
+            return []
+        lengths = np.asarray(self.val_set["length"])
+        order = np.argsort(-lengths, kind="stable")
+        world, rank = distributed_world()
+        order = order[rank::world] if world > 1 else order
+        batches = [order[i : i + self.data.eval_batch_size].tolist()
+                   for i in range(0, len(order), self.data.eval_batch_size)]
+        return DataLoader(
+            self.val_set,
+            batch_sampler=batches,
+            collate_fn=self.collator(),
+            num_workers=self.data.num_workers,
+            generator=torch.Generator().manual_seed(self.seed),
+        )
+
+    def steps_per_epoch(self, accumulate_grad_batches: int = 1) -> int:
+        self.setup("fit")
+        return max(1, math.ceil(len(self.train_batch_sampler()) / accumulate_grad_batches))

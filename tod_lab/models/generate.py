@@ -1,0 +1,247 @@
+"""Batched generation: the :class:`tod_lab.systems.Generator` the systems talk to.
+
+A system hands over a whole "wave" of prompts (one per active dialogue); we sort them by
+token length, generate in batches of similar length (little padding), and return the
+texts in input order. Greedy results equal one-by-one generation (tested).
+
+Prompts: a string (seq2seq source, or raw causal text), or for causal models a list of
+chat messages rendered with the tokenizer's chat template plus the assistant header.
+``prefixes`` force the start of each causal answer; the returned text is what the model
+wrote *after* the prefix, cut before the first stop string.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from tod_lab.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class GenerationSettings:
+    max_new_tokens: int = 128
+    num_beams: int = 1
+    batch_size: int = 32
+    max_input_length: int | None = None  # prompts longer than this are truncated (warned)
+
+
+def cut_at_stop(text: str, stop: Sequence[str] | None) -> str:
+    if not stop:
+        return text
+    cut = min((i for i in (text.find(s) for s in stop if s) if i >= 0), default=len(text))
+    return text[:cut]
+
+
+def _default_device(model) -> torch.device:
+    if getattr(model, "is_loaded_in_4bit", False) or getattr(model, "is_quantized", False):
+        return next(model.parameters()).device  # bitsandbytes weights stay where they are
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+class BatchedGenerator:
+    """Generates for many prompts at once; implements ``tod_lab.systems.Generator``."""
+
+    def __init__(
+        self,
+        model,
+        tokenizer,
+        kind: str,
+        *,
+        settings: GenerationSettings | None = None,
+        role_map: Mapping[str, str] | None = None,
+        device: str | torch.device | None = None,
+    ):
+        if kind not in ("seq2seq", "causal"):
+            raise ConfigError("model.kind", f"{kind!r} is not seq2seq or causal")
+        self.model = model
+        self.tokenizer = tokenizer
+        self.kind = kind
+        self.settings = settings or GenerationSettings()
+        self.role_map = dict(role_map or {})
+        self.device = torch.device(device) if device is not None else _default_device(model)
+        if next(model.parameters()).device != self.device and not getattr(model, "is_quantized", False):
+            model.to(self.device)
+        model.eval()
+
+    @classmethod
+    def from_bundle(cls, bundle, **overrides) -> BatchedGenerator:
+        spec = bundle.spec
+        defaults = {k: v for k, v in spec.generation.items() if k in GenerationSettings.__dataclass_fields__}
+        defaults.setdefault(
+            "max_input_length", spec.max_source_length if spec.kind == "seq2seq" else spec.max_length
+        )
+        device = overrides.pop("device", None)
+        defaults.update(overrides)
+        return cls(bundle.model, bundle.tokenizer, spec.kind, settings=GenerationSettings(**defaults),
+                   role_map=spec.role_map, device=device)
+
+    # -- prompts -----------------------------------------------------------------------
+    def render_prompt(self, prompt: Any, prefix: str | None = None) -> str:
+        """The exact text the model continues from."""
+        if isinstance(prompt, str):
+            text = prompt
+        else:
+            if self.kind != "causal":
+                raise ConfigError("model.kind", "chat-message prompts need a causal model")
+            messages = [
+                {"role": self.role_map.get(m["role"], m["role"]), "content": m["content"]}
+                for m in prompt
+            ]
+            text = self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        if prefix:
+            if self.kind != "causal":
+                raise ConfigError("model.kind", "forced answer prefixes need a causal model")
+            text += prefix
+        return text
+
+    def _encode(self, texts: Sequence[str], chat: Sequence[bool]) -> list[list[int]]:
+        limit = self.settings.max_input_length
+        encoded = []
+        for text, is_chat in zip(texts, chat, strict=True):
+            # seq2seq sources get </s> like in training; a rendered chat carries its own BOS
+            ids = self.tokenizer(text, add_special_tokens=not is_chat)["input_ids"]
+            if limit and len(ids) > limit:
+                log.warning("prompt of %d tokens truncated to %d", len(ids), limit)
+                ids = ids[-limit:] if self.tokenizer.truncation_side == "left" else ids[:limit]
+            encoded.append(ids)
+        return encoded
+
+    def _pad(self, rows: Sequence[Sequence[int]]) -> dict[str, torch.Tensor]:
+        # decoder-only models continue from the last position: pad on the left
+        left = self.kind == "causal"
+        width = max(len(r) for r in rows)
+        pad_id = self.tokenizer.pad_token_id
+        ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+        mask = torch.zeros((len(rows), width), dtype=torch.long)
+        for i, row in enumerate(rows):
+            if left:
+                ids[i, width - len(row):] = torch.as_tensor(row)
+                mask[i, width - len(row):] = 1
+            else:
+                ids[i, : len(row)] = torch.as_tensor(row)
+                mask[i, : len(row)] = 1
+        return {"input_ids": ids.to(self.device), "attention_mask": mask.to(self.device)}
+
+    def _batches(self, lengths: Sequence[int]) -> list[list[int]]:
+        order = sorted(range(len(lengths)), key=lambda i: (-lengths[i], i))
+        size = max(1, self.settings.batch_size)
+        return [order[i : i + size] for i in range(0, len(order), size)]
+
+    def _eos_ids(self) -> list[int]:
+        ids = set()
+        config_eos = getattr(getattr(self.model, "generation_config", None), "eos_token_id", None)
+        for value in (config_eos, self.tokenizer.eos_token_id):
+            if isinstance(value, int):
+                ids.add(value)
+            elif value:
+                ids.update(value)
+        return sorted(ids)
+
+    # -- Generator protocol ------------------------------------------------------------
+    @torch.inference_mode()
+    def generate(
+        self,
+        prompts: list[Any],
+        *,
+        max_new_tokens: int | None = None,
+        num_beams: int | None = None,
+        stop: list[str] | None = None,
+        prefixes: list[str] | None = None,
+    ) -> list[str]:
+        if not prompts:
+            return []
+        if prefixes is not None and len(prefixes) != len(prompts):
+            raise ValueError(f"{len(prefixes)} prefixes for {len(prompts)} prompts")
+        texts = [self.render_prompt(p, prefixes[i] if prefixes else None) for i, p in enumerate(prompts)]
+        encoded = self._encode(texts, [not isinstance(p, str) for p in prompts])
+        outputs: list[str] = [""] * len(prompts)
+        kwargs: dict[str, Any] = {
+            "max_new_tokens": max_new_tokens or self.settings.max_new_tokens,
+            "num_beams": num_beams or self.settings.num_beams,
+            "do_sample": False,
+            "pad_token_id": self.tokenizer.pad_token_id,
+            "eos_token_id": self._eos_ids(),
+        }
+        if stop:
+            kwargs["stop_strings"] = list(stop)
+            kwargs["tokenizer"] = self.tokenizer
+        for batch in self._batches([len(e) for e in encoded]):
+            inputs = self._pad([encoded[i] for i in batch])
+            generated = self.model.generate(**inputs, **kwargs)
+            if self.kind == "causal":
+                generated = generated[:, inputs["input_ids"].shape[1]:]
+            for row, i in zip(generated.tolist(), batch, strict=True):
+                text = self.tokenizer.decode(row, skip_special_tokens=True)
+                outputs[i] = cut_at_stop(text, stop)
+        return outputs
+
+    @torch.inference_mode()
+    def score_options(self, prompt: Any, options: list[str]) -> list[float]:
+        """Sum of token log-probabilities of each option as the answer to ``prompt``."""
+        if not options:
+            return []
+        if self.kind == "seq2seq":
+            return self._score_seq2seq(prompt, options)
+        return self._score_causal(prompt, options)
+
+    def _score_seq2seq(self, prompt: str, options: list[str]) -> list[float]:
+        source = self._encode([self.render_prompt(prompt)], [False])[0]
+        targets = [self.tokenizer(text_target=o)["input_ids"] for o in options]
+        scores: list[float] = [0.0] * len(options)
+        for batch in self._batches([len(t) for t in targets]):
+            inputs = self._pad([source] * len(batch))
+            width = max(len(targets[i]) for i in batch)
+            labels = torch.full((len(batch), width), -100, dtype=torch.long)
+            for row, i in enumerate(batch):
+                labels[row, : len(targets[i])] = torch.as_tensor(targets[i])
+            labels = labels.to(self.device)
+            logits = self.model(**inputs, labels=labels).logits
+            for row, value in zip(batch, _label_logprob(logits, labels).tolist(), strict=True):
+                scores[row] = value
+        return scores
+
+    def _score_causal(self, prompt: Any, options: list[str]) -> list[float]:
+        head = self.render_prompt(prompt)
+        is_chat = not isinstance(prompt, str)
+        head_ids = self._encode([head], [is_chat])[0]
+        rows, starts = [], []
+        for option in options:
+            # tokenise prompt + option together (as in training) and score the tokens
+            # from the first one that differs from the prompt's own tokenisation
+            ids = self.tokenizer(head + option, add_special_tokens=not is_chat)["input_ids"]
+            start = 0
+            while start < min(len(ids), len(head_ids)) and ids[start] == head_ids[start]:
+                start += 1
+            rows.append(ids)
+            starts.append(start)
+        scores: list[float] = [0.0] * len(options)
+        for batch in self._batches([len(r) for r in rows]):
+            width = max(len(rows[i]) for i in batch)
+            ids = torch.full((len(batch), width), self.tokenizer.pad_token_id, dtype=torch.long)
+            mask = torch.zeros_like(ids)
+            labels = torch.full_like(ids, -100)
+            for r, i in enumerate(batch):  # right padding: positions stay 0..n-1
+                ids[r, : len(rows[i])] = torch.as_tensor(rows[i])
+                mask[r, : len(rows[i])] = 1
+                labels[r, starts[i] : len(rows[i])] = torch.as_tensor(rows[i][starts[i]:])
+            logits = self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device)).logits
+            logits = logits[:, -width:]  # prompt tuning prepends virtual-token positions
+            shifted_logits = logits[:, :-1]
+            shifted_labels = labels[:, 1:].to(self.device)
+            for row, value in zip(batch, _label_logprob(shifted_logits, shifted_labels).tolist(), strict=True):
+                scores[row] = value
+        return scores
+
+
+def _label_logprob(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    logprobs = torch.log_softmax(logits.float(), dim=-1)
+    mask = labels != -100
+    picked = logprobs.gather(-1, labels.clamp(min=0).unsqueeze(-1)).squeeze(-1)
+    return (picked * mask).sum(-1)
