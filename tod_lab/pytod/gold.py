@@ -41,6 +41,7 @@ from tod_lab.pytod.program import (
     VarRef,
     render_statement,
 )
+from tod_lab.pytod.prompts import PromptContext, context_of
 from tod_lab.pytod.simulator import ApiCatalog, ResultBackend, ServiceApi
 
 # --------------------------------------------------------------------------- records
@@ -62,6 +63,11 @@ class GoldTurn:
     user: list[str]  # the user statements (rendered, in order)
     say: str  # the policy statement
     states: dict[str, State]  # what the runtime reads off after the turn
+    user_statements: list[Statement] = field(default_factory=list)
+    say_statement: Statement | None = None
+    user_context: PromptContext | None = None  # the AP prompt before the user statements
+    say_context: PromptContext | None = None  # ... before the say statement
+    asked: dict[str, list[str]] = field(default_factory=dict)  # slots the system requested
 
 
 @dataclass
@@ -133,13 +139,16 @@ class GoldBuilder:
 
     def _user_turn(self, index: int, turn: Turn, next_system: Turn | None) -> None:
         s = self.session
+        asked = {k: list(v) for k, v in s.system_requested.items() if v}
         s.start_user_turn(index)
+        user_context = context_of(s)
         self._notes = {}
         user: list[Statement] = []
         frames = [f for f in turn.frames if f.state is not None and f.service in s.services]
         for frame in frames:
             user += self._frame_statements(index, turn, frame)
         s.run_policy()
+        say_context = context_of(s)
         say = self._say(frames, next_system)
         s.execute([say], origin="gold")
         say_bound = s.statements_of_turn(index, ("gold",))[-1]
@@ -157,6 +166,11 @@ class GoldBuilder:
                 user=[render_statement(st) for st in user],
                 say=render_statement(say_bound),
                 states=states,
+                user_statements=user,
+                say_statement=say_bound,
+                user_context=user_context,
+                say_context=say_context,
+                asked=asked,
             )
         )
 

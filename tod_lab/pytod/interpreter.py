@@ -216,6 +216,7 @@ class DialogueSession:
         self.next_index = 1
         self.turn_index = -1
         self.lines: list[Line] = []
+        self.current_source = ""  # the statement being executed (for supervisors' prompts)
 
     # ----------------------------------------------------------------- turn structure
 
@@ -302,6 +303,7 @@ class DialogueSession:
             statements = program
         rename: dict[str, str] = {}
         for stmt in statements:
+            self.current_source = render_statement(stmt)
             try:
                 bound = self._execute_statement(stmt, rename, report)
             except StatementError as err:
@@ -840,6 +842,19 @@ class DialogueSession:
         return PolicyStep(self.lines[lines_before:], hints)
 
     # ----------------------------------------------------------------- transcript views
+
+    def task_summary(self) -> tuple[Call, ...]:
+        """Every task object as a call with its current values (for truncated prompts)."""
+        out: list[Call] = []
+        for obj in self.objects():
+            service = self.catalog.services[obj.service]
+            kwargs = tuple(
+                (service.ident(slot), Const(values[0]))
+                for slot, values in obj.values.items()
+                if values
+            )
+            out.append(Call(obj.var, obj.api.tool, (), kwargs))
+        return tuple(out)
 
     def statements_of_turn(self, turn_index: int, origins: Iterable[str] | None = None):
         wanted = set(origins) if origins is not None else None

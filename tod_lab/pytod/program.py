@@ -230,9 +230,13 @@ def _parse_line(line: str, limits: Limits) -> list[Statement]:
         raise ProgramRejection(f"cannot parse statement ({type(err).__name__})") from None
     if not tree.body:
         raise ProgramRejection("empty statement")
+    if all(isinstance(node, ast.Pass) for node in tree.body) and label is not None:
+        raise ProgramRejection("a label needs assignments after it")
     out: list[Statement] = []
     pending: list[SetAttr] = []
     for node in tree.body:
+        if isinstance(node, ast.Pass):  # "pass": the model's way to say "no new statement"
+            continue
         stmt = _statement(node, limits)
         if isinstance(stmt, SetAttr):
             pending.append(stmt)

@@ -1,0 +1,279 @@
+"""Prompts of the Action Parser (AP), Parser Supervisor (PS) and Schema Supervisor (SS).
+
+AP prompt (the reference format, lower-cased)::
+
+    your task is to identify which of the following tasks the user wants to complete, ...
+    - restaurants_2_reserve_restaurant( # make a table reservation at a restaurant
+        restaurant_name: str, # name of the restaurant
+        number_of_seats: optional[enum] = 2, choices: 1 | 2 | 3 # number of seats to reserve
+      ) # returns: phone_number (phone number of restaurant), ...
+    conversation:
+    user: i want to make a restaurant reservation for 2 people at half past 11 ...
+    x1 = restaurants_2_reserve_restaurant(time="half past 11 in the morning", number_of_seats=2)
+    x2 = hint("request value: restaurant_name")
+    x4 = say(x2, x3)
+    agent: what city do you want to dine in?
+    user: please find restaurants in san jose. can you try sino?
+
+The target is the new statements of the turn joined by `` <new> `` (``pass`` when there are
+none), or -- for the policy example -- the ``say(...)`` statement, whose prompt ends after
+the runtime's hints and ``Signal:`` lines. Training prompts shuffle the API, slot and choice
+order and shift every variable index by a random offset (seeded); dev / test prompts are
+fixed. Long conversations keep their most recent lines and a summary of every task so far.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from tod_lab.pytod.interpreter import Line
+from tod_lab.pytod.program import (
+    NEW_STATEMENT,
+    Call,
+    Renumbering,
+    Statement,
+    render_statement,
+)
+from tod_lab.pytod.simulator import ApiCatalog, IntentApi, ServiceApi, SlotApi
+
+AP_INSTRUCTION = (
+    "Your task is to identify which of the following tasks the user wants to complete, and "
+    "update it accordingly as the user provides more information during the conversation. "
+    "You should also carefully follow any developer instructions to answer user questions "
+    "and complete follow-up tasks."
+)
+NO_STATEMENTS = "pass"
+UNANSWERABLE = "unanswerable"
+PS_INSTRUCTION = (
+    'Q: Answer the following questions. Output "unanswerable" if the question cannot be '
+    "answered given the conversation."
+)
+SIGNAL_VAR_RE = re.compile(r"\bx(\d+)\b")
+
+
+@dataclass(frozen=True)
+class PromptSettings:
+    lowercase: bool = True
+    execution_feedback: bool = True  # show the runtime's hints and Signal: lines
+    describe_apis: bool = True  # slot descriptions in the API list (off: names only)
+    show_results: bool = True  # list the properties (result slots) of each service
+    max_prompt_chars: int = 6000  # oldest conversation lines are dropped beyond this
+    max_history_lines: int | None = None  # optional hard cap on conversation lines
+    newline: str = "\n"
+
+
+@dataclass(frozen=True)
+class PromptContext:
+    """What a prompt is rendered from: the transcript so far and the tasks it built."""
+
+    services: tuple[str, ...]
+    lines: tuple[Line, ...]
+    tasks: tuple[Call, ...]  # every task object so far with its current values
+
+
+@dataclass
+class PromptRandomness:
+    """Training-time shuffles: API / slot / choice order and the variable start index."""
+
+    rng: random.Random | None = None
+    max_offset: int = 20
+
+    def renumbering(self) -> Renumbering:
+        if self.rng is None:
+            return Renumbering(0)
+        return Renumbering(self.rng.randint(0, self.max_offset))
+
+    def shuffled(self, items: Sequence) -> list:
+        items = list(items)
+        if self.rng is not None:
+            self.rng.shuffle(items)
+        return items
+
+
+def context_of(session) -> PromptContext:
+    """Snapshot of a :class:`~tod_lab.pytod.interpreter.DialogueSession` for a prompt."""
+    return PromptContext(tuple(session.services), tuple(session.lines), session.task_summary())
+
+
+# --------------------------------------------------------------------------- APIs
+
+
+def _slot_line(slot: SlotApi, default: str | None, settings: PromptSettings, rand) -> str:
+    kind = "enum" if slot.is_categorical and slot.possible_values else "str"
+    text = f"{slot.ident}: {'optional[' + kind + ']' if default is not None else kind}"
+    if default is not None:
+        text += f" = {default}"
+    if kind == "enum":
+        text += ", choices: " + " | ".join(rand.shuffled(slot.possible_values))
+    text += ","
+    if settings.describe_apis and slot.description:
+        text += f" # {slot.description}"
+    return text
+
+
+def render_api(
+    api: IntentApi, service: ServiceApi, settings: PromptSettings, rand: PromptRandomness
+) -> str:
+    nl = settings.newline
+    head = f"- {api.tool}("
+    if settings.describe_apis and api.description:
+        head += f" # {api.description}"
+    required = rand.shuffled(api.required)
+    optional = rand.shuffled(list(api.optional))
+    lines = [head]
+    for slot in required:
+        lines.append("    " + _slot_line(service.slots[slot], None, settings, rand))
+    for slot in optional:
+        default = api.optional[slot]
+        lines.append("    " + _slot_line(service.slots[slot], default, settings, rand))
+    tail = "  )"
+    if settings.show_results:
+        results = [s for s in api.result_slots if s not in api.arguments and s in service.slots]
+        if results:
+            shown = rand.shuffled(results)
+            if settings.describe_apis:
+                parts = [
+                    f"{service.slots[s].ident} ({service.slots[s].description})" for s in shown
+                ]
+            else:
+                parts = [service.slots[s].ident for s in shown]
+            tail += " # returns: " + ", ".join(parts)
+    lines.append(tail)
+    return nl.join(lines)
+
+
+def render_apis(
+    catalog: ApiCatalog, services: Sequence[str], settings: PromptSettings, rand: PromptRandomness
+) -> str:
+    apis = [
+        render_api(api, catalog.services[api.service], settings, rand)
+        for api in catalog.tools_of(services)
+    ]
+    return settings.newline.join(rand.shuffled(apis))
+
+
+# --------------------------------------------------------------------------- transcript
+
+
+def render_line(line: Line, rename: Renumbering, settings: PromptSettings) -> str | None:
+    if line.kind == "user":
+        return f"user: {line.text}"
+    if line.kind == "agent":
+        return f"agent: {line.text}"
+    if line.kind == "signal":
+        if not settings.execution_feedback:
+            return None
+        return "Signal: " + SIGNAL_VAR_RE.sub(lambda m: rename(m.group(0)), line.text)
+    assert line.statement is not None
+    if not settings.execution_feedback and line.origin == "runtime" and _is_hint(line.statement):
+        return None
+    return render_statement(line.statement, rename)
+
+
+def _is_hint(stmt: Statement) -> bool:
+    return isinstance(stmt, Call) and stmt.func == "hint"
+
+
+def render_statements(statements: Sequence[Statement], rename: Renumbering) -> str:
+    if not statements:
+        return NO_STATEMENTS
+    return f" {NEW_STATEMENT} ".join(render_statement(s, rename) for s in statements)
+
+
+def ap_prompt(
+    catalog: ApiCatalog,
+    context: PromptContext,
+    settings: PromptSettings,
+    rand: PromptRandomness,
+    rename: Renumbering,
+) -> str:
+    nl = settings.newline
+    header = AP_INSTRUCTION + nl + render_apis(catalog, context.services, settings, rand)
+    lines = [t for t in (render_line(x, rename, settings) for x in context.lines) if t]
+    if settings.max_history_lines is not None and len(lines) > settings.max_history_lines:
+        lines = lines[-settings.max_history_lines :]
+        truncated = True
+    else:
+        truncated = False
+    budget = settings.max_prompt_chars - len(header) - len("conversation:") - 2
+    summary = _task_summary(context.tasks, rename, nl)
+    total = sum(len(t) + 1 for t in lines)
+    if total > budget:
+        truncated = True
+        budget -= len(summary)
+        while lines and total > budget and len(lines) > 1:
+            total -= len(lines[0]) + 1
+            lines.pop(0)
+    body = nl.join(lines)
+    parts = [header]
+    if truncated and summary:
+        parts.append(summary)
+    parts.append("conversation:" + nl + body)
+    text = nl.join(parts)
+    return text.lower() if settings.lowercase else text
+
+
+def _task_summary(tasks: Sequence[Call], rename: Renumbering, nl: str) -> str:
+    if not tasks:
+        return ""
+    return "tasks so far:" + nl + nl.join(render_statement(t, rename) for t in tasks)
+
+
+def ap_target(statements: Sequence[Statement], rename: Renumbering, settings: PromptSettings):
+    text = render_statements(statements, rename)
+    return text.lower() if settings.lowercase else text
+
+
+# --------------------------------------------------------------------------- Parser Supervisor
+
+
+def ps_question(slot: SlotApi) -> str:
+    question = f"{slot.description or slot.ident.replace('_', ' ')}?"
+    values = slot.possible_values if slot.is_categorical else ()
+    if values and not all(v.isdigit() for v in values):
+        options = ", ".join(f'"{v}"' for v in values)
+        question += f" Answer should be one of the following: {options} or \"{UNANSWERABLE}\""
+    return question
+
+
+def ps_prompt(turns: Sequence[tuple[str, str]], slots: Sequence[SlotApi], *, nl: str = "\n") -> str:
+    conversation = nl.join(f"{speaker}: {text}" for speaker, text in turns)
+    questions = nl.join(f"{i + 1}) {ps_question(s)}" for i, s in enumerate(slots))
+    text = f"{PS_INSTRUCTION}{nl}In the conversation:{nl}{conversation}{nl}{questions}{nl}Answer:"
+    return text.lower()
+
+
+def ps_target(answers: Sequence[str]) -> str:
+    return " ".join(f"{i + 1}) {a}" for i, a in enumerate(answers)).lower()
+
+
+PS_ANSWER_RE = re.compile(r"(?:^|\s)(\d{1,2})\)\s*")
+
+
+def parse_ps_answer(text: str, n_questions: int) -> list[str | None]:
+    """``1) san jose 2) unanswerable`` -> ["san jose", None]; missing answers are None."""
+    answers: list[str | None] = [None] * n_questions
+    matches = list(PS_ANSWER_RE.finditer(text))
+    for i, match in enumerate(matches):
+        index = int(match.group(1)) - 1
+        end = matches[i + 1].start() if i + 1 < len(matches) else len(text)
+        answer = text[match.end() : end].strip()
+        if 0 <= index < n_questions and answer and answer.lower() != UNANSWERABLE:
+            answers[index] = answer
+    return answers
+
+
+# --------------------------------------------------------------------------- Schema Supervisor
+
+
+def ss_prompt(context: str, masked_statement: str, options: Sequence[str]) -> str:
+    """Masked multiple choice: which schema element does [mask] stand for?"""
+    letters = [chr(ord("A") + i) for i in range(len(options))]
+    listed = " ".join(f"({letter}) {option}" for letter, option in zip(letters, options, strict=True))
+    return (
+        f"{context}\nIn the statement `{masked_statement}`, what does [mask] refer to?\n"
+        f"Options: {listed}\nAnswer:"
+    )
