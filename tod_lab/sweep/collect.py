@@ -354,7 +354,9 @@ def markdown_rows(table: SweepTable, metrics: list[str]) -> tuple[list[str], lis
         row = [*(format_param(p, cell[p]) for p in table.varied), str(cell["seeds"] or "—"),
                cell["status"]]
         if not single:
-            row += [cell["main_metric"] or "—", value(cell["main_mean"], cell["main_std"])]
+            main = cell["main_metric"]
+            row += [main if isinstance(main, str) else "—",
+                    value(cell["main_mean"], cell["main_std"])]
         row += [value(cell[f"{m}_mean"], cell[f"{m}_std"]) for m in shown]
         seconds = cell["seconds_mean"]
         row.append("" if math.isnan(seconds) else f"{seconds:.0f}" if seconds >= 10
@@ -367,7 +369,8 @@ def _escape(text: str) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
-def render_markdown(table: SweepTable, name: str, metrics: list[str]) -> str:
+def render_markdown(table: SweepTable, name: str, metrics: list[str],
+                    out_dir: Path | None = None) -> str:
     header, rows = markdown_rows(table, metrics)
     lines = [f"# Sweep `{name}`", ""]
     n_jobs = len(table.jobs)
@@ -388,8 +391,11 @@ def render_markdown(table: SweepTable, name: str, metrics: list[str]) -> str:
     if table.failures:
         lines += ["", "## Failed jobs", ""]
         for r in table.failures:
+            where = r.run_dir / "status.json"
+            if out_dir is not None:
+                where = Path(os.path.relpath(where, out_dir))
             lines.append(f"- `{r.run_dir.name}`: {_escape(r.error or 'unknown error')} "
-                         f"(see `{r.run_dir / 'status.json'}`)")
+                         f"(see `{where}`)")
     return "\n".join(lines) + "\n"
 
 
@@ -461,7 +467,7 @@ def write_collection(
     table.jobs.to_csv(files["jobs_csv"], index=False)
     table.cells.to_csv(files["results_csv"], index=False)
     metrics = table_metrics(table, wanted_metrics)
-    files["results_md"].write_text(render_markdown(table, name, metrics))
+    files["results_md"].write_text(render_markdown(table, name, metrics, out_dir))
     write_json(out_dir / "sweep.json", {
         "name": name,
         "fixed": {k: v if not hasattr(v, "item") else v.item() for k, v in table.fixed.items()},

@@ -27,6 +27,16 @@ def _label(row: pd.Series, params: list[str]) -> str:
     return ", ".join(f"{p}={format_param(p, row[p])}" for p in params) or "all"
 
 
+def _failed_fractions(failed: pd.DataFrame, like: pd.Series, params: list[str]) -> str:
+    """The fractions at which the cells of this line all failed (no point drawn)."""
+    from tod_lab.sweep.collect import format_param
+
+    mask = pd.Series(True, index=failed.index)
+    for p in params:
+        mask &= failed[p] == like[p]
+    return ", ".join(format_param(FRACTION, f) for f in sorted(failed[mask][FRACTION]))
+
+
 def _panels(cells: pd.DataFrame, varied: list[str]) -> list[tuple[str, pd.DataFrame]]:
     keys = ([PANEL_BY] if PANEL_BY in varied else []) + ["main_metric"]
     panels = []
@@ -46,6 +56,7 @@ def plot_main_metric(table: SweepTable, out_dir: Path, title: str = "") -> Path 
     cells = table.cells[(table.cells["n_finished"] > 0) & table.cells["main_metric"].notna()]
     if cells.empty:
         return None
+    failed = table.cells[table.cells["n_finished"] == 0]
     by_fraction = FRACTION in table.varied
     line_params = [p for p in table.varied if p not in (FRACTION, PANEL_BY)]
     panels = _panels(cells, table.varied)
@@ -55,8 +66,13 @@ def plot_main_metric(table: SweepTable, out_dir: Path, title: str = "") -> Path 
             lines = group.groupby(line_params, sort=True) if line_params else [("", group)]
             for _, line in lines:
                 line = line.assign(_x=pd.to_numeric(line[FRACTION]) * 100).sort_values("_x")
+                label = _label(line.iloc[0], line_params)
+                gaps = _failed_fractions(failed, line.iloc[0], line_params + (
+                    [PANEL_BY] if PANEL_BY in table.varied else []))
+                if gaps:
+                    label += f" (failed at {gaps})"
                 ax.errorbar(line["_x"], line["main_mean"], yerr=line["main_std"].fillna(0),
-                            marker="o", capsize=3, label=_label(line.iloc[0], line_params))
+                            marker="o", capsize=3, label=label)
             ax.set_xscale("log")
             ax.set_xlabel("training data (%)")
             ticks = sorted(pd.to_numeric(group[FRACTION]).unique() * 100)
@@ -70,7 +86,7 @@ def plot_main_metric(table: SweepTable, out_dir: Path, title: str = "") -> Path 
         ax.set_title(panel_title)
         ax.set_ylabel(str(group["main_metric"].iloc[0]))
         ax.grid(alpha=0.3)
-        if by_fraction and line_params:
+        if by_fraction and (line_params or not failed.empty):
             ax.legend(fontsize="small")
     if title:
         fig.suptitle(title)
