@@ -11,11 +11,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-
-from tod_lab.data.io import read_json
-
 from sweep_fake_system import expected_score
 from sweep_helpers import run_sweep, write_mini_sgd
+
+from tod_lab.data.io import read_json
 
 N_DEV = 6  # dev dialogues of the mini corpus
 

@@ -348,7 +348,7 @@ def markdown_rows(table: SweepTable, metrics: list[str]) -> tuple[list[str], lis
     for _, cell in table.cells.iterrows():
         n = int(cell["n_finished"])
 
-        def value(mean: float, std: float) -> str:
+        def value(mean: float, std: float, n: int = n) -> str:
             return "failed" if n == 0 else format_cell(mean, std, n)
 
         row = [*(format_param(p, cell[p]) for p in table.varied), str(cell["seeds"] or "—"),
