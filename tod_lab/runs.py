@@ -40,7 +40,7 @@ TABLE_PARAMS = {
     "data": "data.name",
     "data_fraction": "data_fraction.fraction",
     "model": "model.name",
-    "peft": "peft.name",
+    "peft": "peft.method",  # conf/peft/*.yaml name their method here
     "seed": "seed",
 }
 

@@ -24,7 +24,7 @@ def make_cfg(system: str, fraction: float, peft: str, seed: int, experiment: str
     return OmegaConf.create({
         "system": {"name": system},
         "model": {"name": "t5_tiny"},
-        "peft": {"name": peft},
+        "peft": {"method": peft},
         "data": {"name": "toy"},
         "data_fraction": {"fraction": fraction},
         "seed": seed,
