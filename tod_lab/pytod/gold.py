@@ -96,10 +96,28 @@ def value_matches(have: Sequence[str] | None, want: Sequence[str], categorical: 
 
 
 def compare_state(
-    service: ServiceApi, have: State, want: State
+    service: ServiceApi, have: State, want: State, *, strict: bool = False
 ) -> list[tuple[str, str, str]]:
-    """(slot, category, detail) for each slot where ``have`` fails ``want``'s JGA."""
+    """(slot, category, detail) for each slot where ``have`` fails ``want``'s JGA.
+
+    ``strict`` adds differences the JGA does not see (categories prefixed ``not in JGA:``):
+    the list of surface forms, the active intent, the requested slots.
+    """
     problems: list[tuple[str, str, str]] = []
+    if strict:
+        if have.active_intent != want.active_intent:
+            problems.append(("", "not in JGA: active intent", f"{have.active_intent} vs "
+                             f"{want.active_intent}"))
+        if sorted(have.requested_slots) != sorted(want.requested_slots):
+            problems.append(("", "not in JGA: requested slots", f"{list(have.requested_slots)}"
+                             f" vs {list(want.requested_slots)}"))
+        for slot_name in service.slots:
+            h = {v.lower() for v in have.slot_values.get(slot_name, ())}
+            w = {v.lower() for v in want.slot_values.get(slot_name, ())}
+            if h and w and h != w:
+                kind = "fewer" if h < w else "more" if h > w else "other"
+                problems.append((slot_name, f"not in JGA: {kind} surface forms than the "
+                                 "reference", f"{sorted(h)} vs {sorted(w)}"))
     for slot_name, slot in service.slots.items():
         h = have.slot_values.get(slot_name)
         w = want.slot_values.get(slot_name)

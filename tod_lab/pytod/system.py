@@ -308,7 +308,7 @@ def _residuals(
                 continue
             have = states.get(index, {}).get(frame.service, State())
             for slot, category, detail in compare_state(
-                catalog.services[frame.service], have, frame.state
+                catalog.services[frame.service], have, frame.state, strict=True
             ):
                 out.append(
                     {
