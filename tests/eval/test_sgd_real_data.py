@@ -63,6 +63,10 @@ def test_identical_to_a_plain_implementation_on_noisy_predictions(sgd_root, tmp_
     write_json(prediction_dir / "p.json", [d.to_json() for d in predictions])
     report, _ = sgd.evaluate_prediction_dir(root, "dev", prediction_dir, **options)
     expected, expected_frames = baseline_evaluate(root, "dev", prediction_dir, **options)
+    validated, _ = sgd.evaluate_prediction_dir(
+        root, "dev", prediction_dir, validate_reference=True, **options
+    )
+    assert validated.metrics == report.metrics  # lean and validating readers agree
     assert report.metrics == expected  # every collection, every metric, every digit
     assert report.frame_metrics_by_id() == expected_frames
     jga = report.all_services["joint_goal_accuracy"]

@@ -269,6 +269,11 @@ def goal_accuracies(
     for name in hyp_values:
         if name not in ref_values and name in kinds:
             scored[name] = 0.0  # predicted, not in the reference
+    for score in scored.values():
+        if score != 1.0 and score != 0.0:
+            break
+    else:
+        return _binary_goal_accuracies(spec, scored, ref_values)
     return {
         AVERAGE_GOAL_ACCURACY: _active_mean(spec, scored, ref_values, None),
         AVERAGE_CAT_ACCURACY: _active_mean(spec, scored, ref_values, True),
@@ -276,6 +281,37 @@ def goal_accuracies(
         JOINT_GOAL_ACCURACY: _joint(spec, scored, None) if spec.slots else NA,
         JOINT_CAT_ACCURACY: _joint(spec, scored, True) if spec.has_categorical else NA,
         JOINT_NONCAT_ACCURACY: _joint(spec, scored, False) if spec.has_noncategorical else NA,
+    }
+
+
+def _binary_goal_accuracies(
+    spec: ServiceSpec, scored: Mapping[str, float], ref_values: Mapping[str, Any]
+) -> FrameMetrics:
+    """:func:`goal_accuracies` when every score is 0.0 or 1.0, in one pass over the scores.
+
+    Then every product is 0.0 or 1.0 and every mean is (number of ones) / (number of
+    slots): integer arithmetic that no summation order can change.
+    """
+    kinds = spec.kinds
+    active = [0, 0]  # reference-active slots: [non-categorical, categorical]
+    ones = [0, 0]  # ... of which scored 1.0
+    zero = [False, False]  # some slot of the kind scored 0.0
+    for name, score in scored.items():
+        kind = 1 if kinds[name] else 0
+        if score == 0.0:
+            zero[kind] = True
+        if name in ref_values:
+            active[kind] += 1
+            if score == 1.0:
+                ones[kind] += 1
+    n_active = active[0] + active[1]
+    return {
+        AVERAGE_GOAL_ACCURACY: (ones[0] + ones[1]) / n_active if n_active else NA,
+        AVERAGE_CAT_ACCURACY: ones[1] / active[1] if active[1] else NA,
+        AVERAGE_NONCAT_ACCURACY: ones[0] / active[0] if active[0] else NA,
+        JOINT_GOAL_ACCURACY: (0.0 if zero[0] or zero[1] else 1.0) if spec.slots else NA,
+        JOINT_CAT_ACCURACY: (0.0 if zero[1] else 1.0) if spec.has_categorical else NA,
+        JOINT_NONCAT_ACCURACY: (0.0 if zero[0] else 1.0) if spec.has_noncategorical else NA,
     }
 
 
@@ -431,28 +467,24 @@ def prediction_files(path: str | Path, *, exclude: Iterable[str | Path] = ()) ->
 
 
 def _lean_frame(obj: Any) -> Frame:
-    """A predicted user frame: only the fields DST scoring reads (no actions)."""
+    """A user frame with only the fields DST scoring reads (no actions)."""
     state = obj.get("state")
     if state is not None:
-        slot_values = state["slot_values"]
-        for slot, values in slot_values.items():
-            if not isinstance(values, list):
+        slot_values = {}
+        for slot, values in state["slot_values"].items():
+            if values.__class__ is not list:
                 raise TypeError(
                     f"slot_values[{slot!r}] of service {obj['service']} must be a list of "
                     f"values, got {type(values).__name__}"
                 )
-        state = State(
-            active_intent=state["active_intent"],
-            requested_slots=tuple(state["requested_slots"]),
-            slot_values={slot: tuple(values) for slot, values in slot_values.items()},
-        )
+            slot_values[slot] = tuple(values)
+        state = State(state["active_intent"], tuple(state["requested_slots"]), slot_values)
+    spans = obj.get("slots")
     return Frame(
-        service=obj["service"],
-        slots=tuple(
-            SlotSpan(slot=s["slot"], start=s["start"], exclusive_end=s["exclusive_end"])
-            for s in obj.get("slots", ())
-        ),
-        state=state,
+        obj["service"],
+        (),
+        tuple(SlotSpan(s["slot"], s["start"], s["exclusive_end"]) for s in spans) if spans else (),
+        state,
     )
 
 
@@ -492,15 +524,15 @@ def _entries(data: Any, path: Path) -> Iterator[tuple[str, Any]]:
         )
 
 
-def load_predictions(path: str | Path, *, exclude: Iterable[str | Path] = ()) -> PredictionSet:
-    """Read predicted dialogues from a directory of ``*.json[.gz]`` files (or one file)."""
+def _load_dialogue_files(files: Iterable[Path], role: str) -> PredictionSet:
+    """Dialogues of SGD JSON files, kept lean (see :func:`_lean_frame`), in file order."""
     result = PredictionSet(dialogues={})
     with paused_gc():
-        for file in prediction_files(path, exclude=exclude):
+        for file in files:
             for dialogue_id, obj in _entries(read_json(file), file):
                 if dialogue_id in result.dialogues:
                     raise DataError(
-                        f"duplicate predicted dialogue (also in {result.files[dialogue_id]})",
+                        f"duplicate {role} dialogue (also in {result.files[dialogue_id]})",
                         file=file,
                         dialogue_id=dialogue_id,
                     )
@@ -509,16 +541,52 @@ def load_predictions(path: str | Path, *, exclude: Iterable[str | Path] = ()) ->
                 except (KeyError, TypeError, AttributeError) as exc:
                     detail = f"missing key {exc}" if isinstance(exc, KeyError) else str(exc)
                     raise DataError(
-                        f"malformed predicted dialogue ({detail})",
+                        f"malformed {role} dialogue ({detail})",
                         file=file,
                         dialogue_id=dialogue_id,
-                        hint="predictions use the SGD dialogue format (turns with speaker, "
-                        "utterance, frames; user frames with service and state)",
+                        hint="dialogues use the SGD format (turns with speaker, utterance, "
+                        "frames; user frames with service and state)",
                     ) from exc
                 result.dialogues[dialogue_id] = dialogue
                 result.files[dialogue_id] = str(file)
                 result.raw[dialogue_id] = obj
     return result
+
+
+def load_predictions(path: str | Path, *, exclude: Iterable[str | Path] = ()) -> PredictionSet:
+    """Read predicted dialogues from a directory of ``*.json[.gz]`` files (or one file)."""
+    return _load_dialogue_files(prediction_files(path, exclude=exclude), "predicted")
+
+
+def read_reference(dstc8_data_dir: str | Path, eval_set: str, *, validate: bool = False) -> DialogueSplit:
+    """The reference split of an SGD data dir, as the official evaluator reads it.
+
+    By default the ``dialogues_*.json[.gz]`` files (``tod_lab.data.io.dialogue_files`` /
+    ``read_json``) are turned into lean dialogues — speakers, utterances and user-frame
+    states and spans, no actions — without schema validation, like the official evaluator;
+    that is ~2.5x faster than the full reader. ``validate=True`` reads the split with
+    :func:`tod_lab.data.sgd.read_split` (full objects, every dialogue validated).
+    """
+    from tod_lab.data.io import dialogue_files
+    from tod_lab.data.schema_io import read_schema
+    from tod_lab.data.sgd import read_split, split_dir
+
+    if validate:
+        with paused_gc():
+            return read_split(dstc8_data_dir, eval_set)
+    directory = split_dir(dstc8_data_dir, eval_set)
+    schema = read_schema(directory / "schema.json")
+    files = dialogue_files(directory)
+    if not files:
+        raise DataError("no dialogues_*.json(.gz) files in split directory", file=directory)
+    loaded = _load_dialogue_files(files, "reference")
+    return DialogueSplit(
+        corpus="sgd",
+        split=eval_set,
+        schema=schema,
+        dialogues=tuple(loaded.dialogues.values()),
+        files=tuple(str(f) for f in files),
+    )
 
 
 PredictionsLike = PredictionSet | Mapping[str, Dialogue] | Iterable[Dialogue]
@@ -865,18 +933,24 @@ def evaluate_prediction_dir(
     prediction_dir: str | Path,
     *,
     exclude: Iterable[str | Path] = (),
+    validate_reference: bool = False,
     **options: Any,
 ) -> tuple[SGDReport, PredictionSet]:
     """What the official CLI does: read ``{dir}/{eval_set}``, the train schema and the
     prediction files, then :func:`evaluate_sgd` (``options``: its keyword arguments)."""
     from tod_lab.data.schema_io import read_schema
-    from tod_lab.data.sgd import read_split, split_dir
+    from tod_lab.data.sgd import split_dir
 
+    def read_and_score() -> tuple[SGDReport, PredictionSet]:
+        reference = read_reference(dstc8_data_dir, eval_set, validate=validate_reference)
+        train_schema = read_schema(split_dir(dstc8_data_dir, "train") / "schema.json")
+        predictions = load_predictions(prediction_dir, exclude=exclude)
+        return evaluate_sgd(reference, predictions, train_schema, **options), predictions
+
+    # One pause for the whole evaluation (a collection after each stage would traverse
+    # every object built so far); the reference is freed before the collector resumes.
     with paused_gc():
-        reference = read_split(dstc8_data_dir, eval_set)
-    train_schema = read_schema(split_dir(dstc8_data_dir, "train") / "schema.json")
-    predictions = load_predictions(prediction_dir, exclude=exclude)
-    return evaluate_sgd(reference, predictions, train_schema, **options), predictions
+        return read_and_score()
 
 
 # ------------------------------------------------------------------ outputs
@@ -944,6 +1018,7 @@ __all__ = [
     "paused_gc",
     "per_frame_dialogues",
     "prediction_files",
+    "read_reference",
     "protocol_name",
     "score_frame",
     "write_official_outputs",

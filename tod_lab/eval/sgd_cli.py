@@ -6,6 +6,7 @@ Flags mirror google-research ``schema_guided_dst/evaluate.py`` (absl style: ``--
     python -m tod_lab.eval.sgd --dstc8_data_dir D --eval_set dev|test \\
         --prediction_dir P --output_metric_file F \\
         [--joint_acc_across_turn] [--nouse_fuzzy_match] [--run_dir R] [--noper_frame_file]
+        [--validate_reference]
 
 Outputs: ``F`` (``{collection: {metric: value}}``, keys sorted, fractions in [0, 1], with
 tod_lab's extra ``consistent_joint_goal_accuracy``), ``P/dialogues_and_metrics.json`` (the
@@ -56,6 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "fuzzy matching of non-categorical values (--nouse_fuzzy_match: exact)")
     _add_bool_flag(parser, "per_frame_file", True,
                    "write dialogues_and_metrics.json into the prediction dir")
+    _add_bool_flag(parser, "validate_reference", False,
+                   "read the reference with tod_lab's validating reader (slower)")
     parser.add_argument("--run_dir", default=None,
                         help="also write RUN_DIR/metrics.json with the protocol named")
     parser.add_argument("--quiet", action="store_true", help="no summary table")
@@ -108,6 +111,7 @@ def main(argv: list[str] | None = None) -> int:
             args.eval_set,
             args.prediction_dir,
             exclude=[output],
+            validate_reference=args.validate_reference,
             joint_acc_across_turn=args.joint_acc_across_turn,
             use_fuzzy_match=args.use_fuzzy_match,
         )
