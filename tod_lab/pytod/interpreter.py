@@ -327,8 +327,8 @@ class DialogueSession:
         if isinstance(stmt, Assignments):
             return self._assignments(stmt, rename, report)
         func = stmt.func
-        if func in TOOL_STATEMENTS:
-            return getattr(self, f"_tool_{func}")(stmt, rename, report)
+        if func in TOOL_STATEMENTS:  # a fixed set: the dispatch never sees model-made names
+            return self._TOOL_STATEMENT_METHODS[func](self, stmt, rename, report)
         api = self.catalog.tool(func)
         if api is None and self.repairer is not None:
             repaired = self.repairer.tool(func, self)
@@ -336,7 +336,7 @@ class DialogueSession:
                 report.repairs.append(f"tool {func} -> {repaired}")
                 api = self.catalog.tool(repaired)
         if api is None:
-            raise StatementError(f"'{func}' is not a tool; {self._tool_hint()}")
+            raise StatementError(f"'{func}' is not a tool; {self._available_tools()}")
         if api.service not in self.services:
             raise StatementError(
                 f"'{func}' belongs to service {api.service}, which is not part of this "
@@ -344,7 +344,7 @@ class DialogueSession:
             )
         return self._tool_call(stmt, api, rename, report)
 
-    def _tool_hint(self) -> str:
+    def _available_tools(self) -> str:
         names = [t.tool for t in self.catalog.tools_of(self.services)]
         shown = ", ".join(names[:12]) + (", ..." if len(names) > 12 else "")
         return f"available tools: {shown}" if names else "no tools are available"
@@ -865,6 +865,11 @@ class DialogueSession:
             and line.turn == turn_index
             and (wanted is None or line.origin in wanted)
         ]
+
+
+DialogueSession._TOOL_STATEMENT_METHODS = {
+    name: getattr(DialogueSession, f"_tool_{name}") for name in TOOL_STATEMENTS
+}
 
 
 def _rewrite(expr: Expr, rename: dict[str, str]) -> Expr:

@@ -26,6 +26,7 @@ from __future__ import annotations
 import ast
 import json
 import re
+import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -223,7 +224,9 @@ def _parse_line(line: str, limits: Limits) -> list[Statement]:
         label = match.group(1)
         body = line[match.end() :]
     try:
-        tree = ast.parse(body, mode="exec")
+        with warnings.catch_warnings():  # "invalid decimal literal" etc. are not our output
+            warnings.simplefilter("ignore")
+            tree = ast.parse(body, mode="exec")
     except SyntaxError as err:
         raise ProgramRejection(f"syntax error: {err.msg}") from None
     except (ValueError, RecursionError, MemoryError, OverflowError) as err:

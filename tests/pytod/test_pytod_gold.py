@@ -1,0 +1,193 @@
+"""Gold programs replayed through the runtime reproduce the reference states (official
+JGA via tod_lab.eval) on real SGD, SGD-X variants and MultiWOZ 2.2 fixtures."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from pytod_schema_fixture import dialogue, schema
+
+from tod_lab.data.io import dialogue_files, read_json
+from tod_lab.data.reading import read_dialogue_files
+from tod_lab.data.schema_io import read_schema
+from tod_lab.data.sgdx import SchemaRenaming
+from tod_lab.data.types import DialogueSplit, Schema
+from tod_lab.pytod.gold import build_gold, replay
+from tod_lab.pytod.simulator import ApiCatalog, backend_for
+from tod_lab.pytod.system import PyTODSystem, empty_state, previous_state
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def first_file_split(root: Path, split: str, variant: str | None = None, sgdx_root=None):
+    schema_ = read_schema(root / split / "schema.json")
+    transform = None
+    if variant:
+        renaming = SchemaRenaming.for_split(schema_, sgdx_root, variant, split)
+        transform, schema_ = renaming.rename_dialogue, renaming.variant_schema
+    files = dialogue_files(root / split)[:1]
+    dialogues, _ = read_dialogue_files(files, schema_, strict=True, transform=transform)
+    return DialogueSplit("sgd", split, schema_, tuple(dialogues), tuple(str(f) for f in files),
+                         variant=variant)
+
+
+def test_gold_program_of_the_fixture_dialogue_reads_like_pytod():
+    d = dialogue()
+    catalog = ApiCatalog.from_schema(schema())
+    gold = build_gold(d, catalog, backend_for(d, None))
+    assert not gold.mismatches
+    assert gold.turns[0].user == [
+        'x1 = restaurants_9_find_restaurants(city="San Jose", cuisine="Thai")'
+    ]
+    assert gold.turns[1].user[0] == 'x4 = select(restaurant_name="Bangkok Bay", from_results=x1)'
+    assert gold.turns[1].user[1].startswith('x5 = restaurants_9_reserve_restaurant(time="7 pm"')
+    assert gold.turns[1].say == "x10 = say(x6, x8, x9)"  # the confirmations the system asked
+    assert gold.turns[2].user == ["x11 = confirm(x5)"]
+    assert gold.turns[2].say == "x14 = say(x5.phone_number, x12)"  # requested + outcome
+    assert gold.turns[3].user == ["x15 = suspend()"]
+    # the replay from text gives the same states as the builder's session
+    programs = [(t.turn, "\n".join(t.user), t.say) for t in gold.turns]
+    replayed = replay(d, programs, catalog, backend_for(d, None))
+    assert [r.states for r in replayed] == [t.states for t in gold.turns]
+    assert all(not r.rejected for r in replayed)
+
+
+def _gold_metrics(split: DialogueSplit, tmp_path: Path, **kwargs):
+    system = PyTODSystem(mode="gold_replay", **kwargs)
+    return system.run(split, None, tmp_path)
+
+
+@pytest.mark.real_data
+@pytest.mark.parametrize("split", ["dev", "test"])
+def test_gold_replay_on_a_real_sgd_file_scores_jga_1(sgd_root, split, tmp_path):
+    data = first_file_split(sgd_root, split)
+    result = _gold_metrics(data, tmp_path)
+    assert result.metrics["joint_goal_accuracy"] == 1.0
+    assert result.metrics["active_intent_accuracy"] == 1.0
+    assert result.metrics["requested_slots_f1"] == 1.0
+    assert result.details["replay_rejected_statements"] == 0
+    assert result.protocols["joint_goal_accuracy"] == "sgd_official"
+    # the trivial baselines are far below
+    assert result.metrics["baseline_empty_joint_goal_accuracy"] < 0.2
+    assert 0.3 < result.metrics["baseline_noop_joint_goal_accuracy"] < 0.7
+    assert (tmp_path / "predictions" / "dialogues_001.json").is_file()
+    programs = (tmp_path / "gold_programs.jsonl").read_text().splitlines()
+    assert len(programs) == sum(len(d.user_turns) for d in data.dialogues)
+    residuals = read_json(tmp_path / "gold_residuals.json")
+    assert all(c.startswith("not in JGA") for c in residuals["categories"])
+
+
+@pytest.mark.real_data
+def test_gold_replay_on_an_sgdx_variant(shared_data, tmp_path):
+    data = first_file_split(shared_data / "sgd", "dev", "v3", shared_data / "sgd_x")
+    assert data.dialogues[0].services != first_file_split(shared_data / "sgd", "dev").dialogues[0].services
+    result = _gold_metrics(data, tmp_path, sgdx_root=str(shared_data / "sgd_x"))
+    assert result.metrics["joint_goal_accuracy"] == 1.0
+    programs = (tmp_path / "gold_programs.jsonl").read_text()
+    assert "restaurants_2_reserve_restaurant" not in programs  # variant names only
+
+
+def test_baselines_on_the_fixture():
+    d = dialogue()
+    empty = empty_state(d)
+    assert all(f.state.slot_values == {} for t in empty.user_turns for f in t.frames)
+    noop = previous_state(d)
+    firsts = [t.frames[0].state for t in noop.user_turns]
+    assert firsts[0].slot_values == {}
+    assert firsts[1] == d.user_turns[0].frames[0].state
+
+
+def _multiwoz_with_db(multiwoz_root: Path, tmp_path: Path) -> Path:
+    root = tmp_path / "mwz"
+    subprocess.run(["cp", "-r", str(multiwoz_root), str(root)], check=True)
+    (root / "db").mkdir()
+    (root / "db" / "restaurant_db.json").write_text(json.dumps([
+        {"name": "golden house", "food": "chinese", "pricerange": "cheap", "area": "centre",
+         "phone": "01223"},
+        {"name": "dojo noodle bar", "food": "asian oriental", "pricerange": "cheap",
+         "area": "centre", "phone": "01224"},
+    ]))
+    (root / "db" / "hotel_db.json").write_text(json.dumps([
+        {"name": "acorn guest house", "stars": "4", "area": "north", "parking": "yes",
+         "address": "154 chesterton road"},
+    ]))
+    return root
+
+
+def test_gold_replay_pipeline_on_multiwoz_fixture(multiwoz_root, tmp_path):
+    root = _multiwoz_with_db(multiwoz_root, tmp_path)
+    run_dir = tmp_path / "run"
+    env = {**os.environ, "TOD_LAB_ROOT": str(tmp_path)}
+    proc = subprocess.run(
+        [sys.executable, "-m", "tod_lab", "+experiment=pytod_gold_replay", "data=multiwoz22",
+         f"data.root={root}", "data.split=dev", f"hydra.run.dir={run_dir}"],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    record = read_json(run_dir / "metrics.json")
+    assert record["metrics"]["joint_goal_accuracy"] == 1.0
+    assert record["protocols"]["joint_goal_accuracy"] == "sgd_official+across_turn"
+    programs = [json.loads(x) for x in (run_dir / "gold_programs.jsonl").read_text().splitlines()]
+    first = programs[0]["user"][0]
+    assert first.startswith("x1 = restaurant_find_restaurant(")
+    assert 'pricerange="cheap"' in first and 'food="chinese"' in first
+    # the search went to the venue DB: the runtime offered golden house
+    lines = (run_dir / "gold_programs.jsonl").read_text()
+    assert "taxi_book_taxi(" in lines
+
+
+def test_multiwoz_search_queries_the_venue_db(multiwoz_root, tmp_path):
+    from tod_lab.data.multiwoz import read_split
+    from tod_lab.pytod.simulator import VenueDatabase
+
+    root = _multiwoz_with_db(multiwoz_root, tmp_path)
+    data = read_split(root, "dev")
+    catalog = ApiCatalog.from_schema(data.schema)
+    db = VenueDatabase.from_dir(data.extras["db_dir"])
+    d = data.dialogues[0]
+    gold = build_gold(d, catalog, backend_for(d, db))
+    session = gold.session
+    texts = [line.text for line in session.lines if line.kind == "signal"]
+    assert "Call to restaurant_find_restaurant (x1) returned 1 results" in texts
+    assert not gold.mismatches
+
+
+def test_unexpressible_states_are_reported_by_category():
+    import dataclasses
+
+    from tod_lab.data.types import State
+
+    d = dialogue()
+    turns = list(d.turns)
+    frame = turns[0].frames[0]
+    bad = State("FindRestaurants", (), {"cuisine": ("Thai",), "party_size": ("12",)})
+    turns[0] = dataclasses.replace(turns[0], frames=(dataclasses.replace(frame, state=bad),))
+    d = dataclasses.replace(d, turns=tuple(turns))
+    gold = build_gold(d, ApiCatalog.from_schema(schema()), backend_for(d, None))
+    categories = {(m.turn, m.slot, m.category) for m in gold.mismatches}
+    assert (0, "party_size", "missing value") in categories  # "12" is not a valid value
+
+
+@pytest.mark.slow
+@pytest.mark.real_data
+@pytest.mark.parametrize("split", ["dev", "test"])
+def test_gold_replay_experiment_on_full_real_sgd(sgd_root, split, tmp_path):
+    env = {**os.environ, "TOD_LAB_ROOT": str(tmp_path)}
+    proc = subprocess.run(
+        [sys.executable, "-m", "tod_lab", "+experiment=pytod_gold_replay", "data=sgd",
+         f"data.root={sgd_root}", f"data.split={split}", f"hydra.run.dir={tmp_path}"],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=900,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    record = read_json(tmp_path / "metrics.json")
+    assert record["metrics"]["joint_goal_accuracy"] >= 0.995
+    assert record["details"]["dialogues"] == {"dev": 2098, "test": 2921}[split]
+
+
+def test_schema_fixture_is_valid():
+    assert isinstance(schema(), Schema)
