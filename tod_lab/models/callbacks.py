@@ -32,11 +32,13 @@ class TrainingTimer(pl.Callback):
     def __init__(self) -> None:
         self.started: float | None = None
         self.seconds = 0.0
+        self.start_step = 0  # > 0 when the run resumed from a checkpoint
 
     def on_train_start(self, trainer, pl_module) -> None:
         import time
 
         self.started = time.perf_counter()
+        self.start_step = int(trainer.global_step)
 
     def on_train_end(self, trainer, pl_module) -> None:
         import time

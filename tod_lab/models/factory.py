@@ -254,12 +254,15 @@ class ModelBundle:
         return BatchedGenerator.from_bundle(self, **overrides)
 
 
-def export_bundle(bundle: ModelBundle, out_dir: Path, *, base_dir: Path | None) -> Path:
+def export_bundle(bundle: ModelBundle, out_dir: Path, *, base_dir: Path | None,
+                  quantization: Mapping[str, Any] | None = None) -> Path:
     """Write the model so plain transformers / peft can load it (and :func:`load_bundle`)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     bundle.tokenizer.save_pretrained(str(out_dir / "tokenizer"))
     if bundle.peft_method == "none":
         bundle.model.save_pretrained(str(out_dir / "full"))
+        # a complete HF model dir: AutoModel / AutoTokenizer.from_pretrained(full/) both work
+        bundle.tokenizer.save_pretrained(str(out_dir / "full"))
         weights = "full"
     else:
         bundle.model.save_pretrained(str(out_dir / "adapter"))
@@ -273,6 +276,9 @@ def export_bundle(bundle: ModelBundle, out_dir: Path, *, base_dir: Path | None) 
         "peft_method": bundle.peft_method,
         "weights": weights,
         "base": base,
+        # QLoRA: the adapter was trained on a 4-bit base; reloading re-quantises it so the
+        # reloaded model computes what the trained one did
+        "quantization": dict(quantization) if quantization else None,
         "train_metrics": bundle.train_metrics,
     }
     (out_dir / BUNDLE_FILE).write_text(json.dumps(info, indent=2, default=str) + "\n")
@@ -306,6 +312,14 @@ def load_bundle(path: str | Path, *, device: str | torch.device | None = None,
         base_path = root / info["base"] if info["base"] == "base" else resolve_local_path(
             ModelSpec.from_config({**info["model"], "name_or_path": info["base"]})
         )
+        if quantization_config is None and info.get("quantization"):
+            from tod_lab.models.peft import PeftSpec
+            from tod_lab.models.peft import quantization_config as build_quantization
+
+            quantization_config = build_quantization(
+                PeftSpec(method="qlora", quantization=info["quantization"]),
+                on_gpu=torch.cuda.is_available(),
+            )
         kwargs = {"quantization_config": quantization_config} if quantization_config else {}
         base = model_cls.from_pretrained(str(base_path), **kwargs)
         if base.get_input_embeddings().num_embeddings < len(tokenizer):

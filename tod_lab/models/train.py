@@ -1,8 +1,11 @@
 """``train(cfg, examples, run_dir, model_kind=...) -> ModelBundle``: the pipeline's entry.
 
+    from tod_lab.models.train import train
     examples = system.build_examples(train_split, seed=cfg.seed)     # {task: Dataset}
-    bundle = tod_lab.models.train(cfg, examples, run_dir, model_kind=system.model_kind)
+    bundle = train(cfg, examples, run_dir, model_kind=system.model_kind)
     generator = bundle.generator()                                   # tod_lab.systems.Generator
+
+(``train_and_build_generator`` does both steps.)
 
 Reads ``cfg.model``, ``cfg.peft``, ``cfg.trainer``, ``cfg.optimizer``, ``cfg.scheduler``,
 ``cfg.logger``, ``cfg.seed`` and ``cfg.paths.cache_dir``. Writes under ``run_dir``:
@@ -148,6 +151,7 @@ def prepare_model(
         if base_dir is None:
             return PreparedModel(model.to(dtype), tokenizer, spec, peft_spec, None)
         model.save_pretrained(str(base_dir))
+        tokenizer.save_pretrained(str(base_dir))  # base/ alone is a loadable HF model dir
     from tod_lab.models.factory import auto_model_class
 
     kwargs: dict[str, Any] = {"dtype": dtype}
@@ -348,6 +352,7 @@ def train(
         adapter_only_checkpoints=prepared.peft.is_peft,
         adalora=prepared.peft.method == "adalora",
     )
+    module.model.train()  # from_pretrained() leaves models in eval mode (dropout off)
     trainer.fit(module, datamodule=datamodule, ckpt_path=_resume_path(settings, checkpoint_dir))
     train_loss = trainer.callback_metrics.get("train_loss")
     trainer.save_checkpoint(str(checkpoint_dir / "last.ckpt"))  # a rerun finds training done
@@ -360,6 +365,7 @@ def train(
         "model": spec.name,
         "peft": prepared.peft.method,
         "global_step": int(trainer.global_step),
+        "resumed_from_step": timer.start_step,
         "epoch": int(trainer.current_epoch),
         "train_loss": float(train_loss) if train_loss is not None else None,
         "val_loss": val_loss,
@@ -385,7 +391,8 @@ def train(
         train_metrics=metrics,
     )
     if trainer.is_global_zero:
-        export_bundle(bundle, export_dir, base_dir=prepared.base_dir)
+        export_bundle(bundle, export_dir, base_dir=prepared.base_dir,
+                      quantization=prepared.peft.quantization)
         (run_dir / METRICS_FILE).write_text(json.dumps(metrics, indent=2) + "\n")
     bundle.export_dir = export_dir
     return bundle
@@ -406,3 +413,15 @@ def build_bundle(
     prepared = prepare_model(cfg, texts=texts, base_dir=None, on_gpu=on_gpu, added_tokens=added_tokens)
     prepared.model.eval()
     return ModelBundle(model=prepared.model, tokenizer=prepared.tokenizer, spec=spec, peft_method="none")
+
+
+def train_and_build_generator(
+    cfg: DictConfig,
+    examples: Mapping[str, Any],
+    run_dir: str | Path,
+    *,
+    model_kind: str | None = None,
+    **kwargs: Any,
+):
+    """:func:`train`, then the bundle's :class:`~tod_lab.models.generate.BatchedGenerator`."""
+    return train(cfg, examples, run_dir, model_kind=model_kind, **kwargs).generator()

@@ -1,0 +1,118 @@
+"""Fixtures of the training-core tests: a small learnable task, fast trainer overrides."""
+
+from __future__ import annotations
+
+import csv
+import random
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import torch
+from datasets import Dataset
+
+RESTAURANTS = ["sino", "the italian place", "blue moon", "golden dragon", "casa maria",
+               "the green table", "sakura", "le petit bistro"]
+CITIES = ["san jose", "palo alto", "oakland", "berkeley", "san francisco", "fremont"]
+DAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+TEMPLATES = [
+    "i want a table for {n} at {r} in {c} on {d}",
+    "book {r} in {c} for {n} people on {d} please",
+    "can you reserve {r} for {d}? we are {n}, in {c}",
+]
+
+
+def booking_task_rows(count: int, seed: int) -> list[dict[str, str]]:
+    """A small slot-filling task a tiny model learns in a few dozen steps."""
+    rng = random.Random(seed)
+    rows = []
+    for _ in range(count):
+        n, r, c, d = rng.randint(1, 9), rng.choice(RESTAURANTS), rng.choice(CITIES), rng.choice(DAYS)
+        source = rng.choice(TEMPLATES).format(n=n, r=r, c=c, d=d)
+        target = f'x1 = reserve(restaurant="{r}", city="{c}", people={n})<new>x2 = day("{d}")'
+        rows.append({"source": source, "target": target})
+    return rows
+
+
+def as_chat(row: dict[str, str]) -> dict:
+    return {
+        "messages": [
+            {"role": "system", "content": "Write the program.", "loss": False},
+            {"role": "user", "content": row["source"], "loss": False},
+            {"role": "assistant", "content": row["target"], "loss": True},
+        ]
+    }
+
+
+# dims smaller than the shipped tiny configs: every test trains in about a second
+FAST_T5 = ["model.architecture.d_model=64", "model.architecture.d_ff=128",
+           "model.architecture.d_kv=16", "model.tokenizer.vocab_size=600"]
+FAST_LLAMA = ["model.architecture.hidden_size=64", "model.architecture.intermediate_size=128",
+              "model.tokenizer.vocab_size=600"]
+
+
+def fast_overrides(model: str, peft: str, steps: int) -> list[str]:
+    return [
+        f"model={model}",
+        f"peft={peft}",
+        "trainer=cpu",
+        "logger=csv",
+        f"trainer.lightning.max_steps={steps}",
+        "trainer.lightning.log_every_n_steps=1",
+        "trainer.lightning.val_check_interval=1000",
+        "trainer.progress_bar=none",
+        "trainer.batch_size=8",
+        "trainer.data.val_size=16",
+        f"trainer.checkpoint.every_n_steps={max(steps // 2, 1)}",
+        *(FAST_T5 if model.startswith("t5") else FAST_LLAMA),
+    ]
+
+
+@pytest.fixture(autouse=True)
+def _one_torch_thread():
+    """Two cores are shared by several jobs: one intra-op thread per test process avoids
+    the 5-20x slowdown of oversubscribed OpenMP pools, and keeps results reproducible."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="session")
+def booking_rows() -> list[dict[str, str]]:
+    return booking_task_rows(240, seed=0)
+
+
+@pytest.fixture(scope="session")
+def seq2seq_examples(booking_rows) -> dict[str, Dataset]:
+    return {"book": Dataset.from_list(booking_rows)}
+
+
+@pytest.fixture(scope="session")
+def chat_examples(booking_rows) -> dict[str, Dataset]:
+    return {"book": Dataset.from_list([as_chat(r) for r in booking_rows])}
+
+
+@pytest.fixture
+def train_tiny(compose, seq2seq_examples, chat_examples) -> Callable:
+    """``train_tiny(model, peft, run_dir, steps=30, extra=[...])`` -> (bundle, cfg)."""
+    from tod_lab.models.train import train
+
+    def run(model: str, peft: str, run_dir: Path, steps: int = 30, extra: list[str] = (),
+            examples=None):
+        cfg = compose([*fast_overrides(model, peft, steps), *extra], run_dir=run_dir)
+        if examples is None:
+            examples = seq2seq_examples if cfg.model.kind == "seq2seq" else chat_examples
+        return train(cfg, examples, run_dir, model_kind=cfg.model.kind), cfg
+
+    return run
+
+
+def read_losses(run_dir: Path) -> list[float]:
+    with open(Path(run_dir) / "logs" / "metrics.csv") as handle:
+        return [float(r["train_loss"]) for r in csv.DictReader(handle) if r.get("train_loss")]
+
+
+@pytest.fixture
+def logged_losses() -> Callable[[Path], list[float]]:
+    return read_losses
