@@ -312,6 +312,28 @@ def test_states_follow_sgd_conventions(toy_splits):
         assert any(a.act == "GOODBYE" for f in dialogue.turns[-1].frames for a in f.actions)
 
 
+def test_every_free_text_state_value_was_said_in_the_dialogue_so_far(toy_splits):
+    """What makes the corpus learnable by a copying tracker: no value comes from nowhere
+    (carried-over values, offered names, confirmed defaults were all said before)."""
+    schema_of = {s.name: s for s in toy_splits["test"].schema}
+    checked = 0
+    for split in SPLITS:
+        for dialogue in toy_splits[split]:
+            said = ""
+            for turn in dialogue.turns:
+                said += turn.utterance + "\n"
+                for frame in turn.frames:
+                    if frame.state is None:
+                        continue
+                    for slot, values in frame.state.slot_values.items():
+                        if schema_of[frame.service].slot(slot).is_categorical or DONTCARE in values:
+                            continue
+                        for value in values:
+                            assert value in said, (dialogue.dialogue_id, slot, value)
+                            checked += 1
+    assert checked > 20000
+
+
 def test_service_calls_use_canonical_values_and_results_match_them(toy_splits):
     schema_of = {s.name: s for s in toy_splits["test"].schema}
     searches = transactions = 0
@@ -342,8 +364,6 @@ def test_service_calls_use_canonical_values_and_results_match_them(toy_splits):
 def _state_from_this_turn_only(dialogue: Dialogue) -> Dialogue:
     """A tracker without memory: the state holds only what this very turn INFORMs."""
     from dataclasses import replace
-
-    from tod_lab.data.types import State
 
     turns = []
     for turn in dialogue.turns:

@@ -163,7 +163,7 @@ def test_goals_and_booked_domains_follow_mwzeval_format(mwz_root, mwz_splits):
         key = dialogue_id.removesuffix(".json").lower()
         goal = goals[key]
         assert set(goal) == set(dialogue.services)
-        for domain, spec in goal.items():
+        for _domain, spec in goal.items():
             assert set(spec) == {"informable", "requestable", "booking"}
             assert set(spec["requestable"]) <= REQUESTABLE
             assert ("REFERENCE" in spec["requestable"]) == bool(spec["booking"])
@@ -173,7 +173,7 @@ def test_goals_and_booked_domains_follow_mwzeval_format(mwz_root, mwz_splits):
             kinds["named"] += "name" in spec["informable"]
         per_turn = booked[key]
         assert len(per_turn) == sum(t.speaker == "SYSTEM" for t in dialogue.turns)
-        for before, after in zip(per_turn, per_turn[1:]):
+        for before, after in zip(per_turn, per_turn[1:], strict=False):
             assert after[: len(before)] == before  # cumulative
         assert set(per_turn[-1]) == {d for d, spec in goal.items() if spec["booking"]}
     for token in REQUESTABLE | {"booked", "named"}:
@@ -282,7 +282,7 @@ def dialog_success(goal, booked, turns, db: MwzevalDB) -> tuple[dict, dict]:
     wanted = {d: set(goal[d]["requestable"]) for d in goal}
     offered: dict = {d: [] for d in goal}
     provided = {d: set() for d in goal}
-    for turn, booked_now in zip(turns, booked):
+    for turn, booked_now in zip(turns, booked, strict=True):
         for domain in goal:
             if domain not in turn["active_domains"]:
                 continue
@@ -320,7 +320,7 @@ def test_gold_dialogues_reach_full_inform_and_success_under_mwzeval_rules(mwz_ro
     booked = read_json(mwz_root / "booked_domains.json")
     inform = success = total = 0
     keys = [d.dialogue_id.removesuffix(".json").lower() for d in mwz_splits["test"]]
-    wrong_goal = dict(zip(keys, keys[1:] + keys[:1]))  # each dialogue judged by another's goal
+    wrong_goal = dict(zip(keys, keys[1:] + keys[:1], strict=True))  # each dialogue judged by another's goal
     wrong_inform = 0
     for dialogue in mwz_splits["test"]:
         key = dialogue.dialogue_id.removesuffix(".json").lower()

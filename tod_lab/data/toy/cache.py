@@ -24,7 +24,7 @@ from tod_lab.data.io import write_json
 from tod_lab.errors import ConfigError
 
 # Bump whenever generated output changes for the same parameters (templates, world, rules).
-GENERATOR_VERSION = "1"
+GENERATOR_VERSION = "2"
 MANIFEST = "manifest.json"
 
 

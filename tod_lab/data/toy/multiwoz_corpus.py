@@ -75,7 +75,6 @@ from tod_lab.data.toy.multiwoz_world import (
     ATTRACTION_TYPES,
     DAYS,
     HOTEL_TYPES,
-    HUB,
     PRICERANGES,
     STATIONS,
     MultiWOZWorld,
@@ -333,7 +332,10 @@ USER_DISPLAY = {"type": {"museum": "museums", "park": "parks", "theatre": "theat
                          "swimmingpool": "swimming pools", "concerthall": "concert halls"}}
 SYSTEM_DISPLAY = {"type": {"architecture": "historic building", "boat": "boat tour",
                            "swimmingpool": "swimming pool", "concerthall": "concert hall"}}
-USER_DONTCARE = ("I don't mind.", "Any is fine.", "It doesn't matter.")
+USER_DONTCARE = ("Any {label} is fine.", "I don't mind about the {label}.",
+                 "The {label} doesn't matter.")  # fmt: skip
+LABELS = {"area": "area", "pricerange": "price range", "stars": "star rating",
+          "parking": "parking", "internet": "internet", "type": "type", "food": "food"}  # fmt: skip
 USER_THANKS = ("Thank you.", "Thanks, that's helpful.", "Great, thanks.")
 USER_BYE = ("That's all I need, thank you. Goodbye!", "Thanks for your help, bye.",
             "No, that's everything. Thanks!")  # fmt: skip
@@ -503,7 +505,7 @@ class MultiWOZDialogueSimulator:
         key = f"{domain.capitalize()}-Inform"
         lang = LANGUAGE[domain]
         if value == DONTCARE:
-            turn.builder.add(self.choice(USER_DONTCARE))
+            turn.builder.add(self.choice(USER_DONTCARE).replace("{label}", LABELS.get(slot, slot)))
             turn.act(key, slot, DONTCARE)
         else:
             options = lang.tell[slot]

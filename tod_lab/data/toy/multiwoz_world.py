@@ -113,7 +113,7 @@ class MultiWOZWorld:
         records = []
         for kind in HOTEL_TYPES:
             for _ in range(14):
-                name = _distinct_name(rng, names, lambda: f"{rng.choice(_ADJ)} {rng.choice(_HOTEL_NOUNS[kind])}")
+                name = _distinct_name(rng, names, lambda k=kind: f"{rng.choice(_ADJ)} {rng.choice(_HOTEL_NOUNS[k])}")
                 stars = rng.choice(("2", "3", "4", "4", "5") if kind == "hotel" else ("0", "2", "3", "4"))
                 price = rng.choice(PRICERANGES)
                 base = {"cheap": 45, "moderate": 75, "expensive": 120}[price]
@@ -131,7 +131,7 @@ class MultiWOZWorld:
         for kind in ATTRACTION_TYPES:
             for _ in range(rng.randint(3, 5)):
                 name = _distinct_name(
-                    rng, names, lambda: f"{rng.choice(_ADJ)} {rng.choice(_ATTRACTION_NOUNS[kind])}"
+                    rng, names, lambda k=kind: f"{rng.choice(_ADJ)} {rng.choice(_ATTRACTION_NOUNS[k])}"
                 )
                 fee = "free" if rng.random() < 0.4 else f"{rng.randint(2, 9)}.{rng.choice(('00', '50'))} pounds"
                 records.append({

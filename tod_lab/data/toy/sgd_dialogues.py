@@ -622,7 +622,6 @@ class SGDDialogueSimulator:
         index = 0
         changed = False
         for _ in range(self.choice((0, 1, 1, 2, 2, 3))):
-            state = self.states[service]
             options = []
             askable = [s for s in spec.follow_up_slots if self.untold(service, s)]
             if askable:

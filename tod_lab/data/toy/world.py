@@ -105,7 +105,7 @@ class ToyWorld:
             used: set[str] = set()
             for cuisine in CUISINES:
                 for _ in range(rng.randint(2, 4)):
-                    name = self._unique(rng, used, lambda: self._restaurant_name(rng, cuisine))
+                    name = self._unique(rng, used, lambda c=cuisine: self._restaurant_name(rng, c))
                     if second:
                         rows.append({
                             "restaurant_name": name, "location": city, "category": cuisine,
