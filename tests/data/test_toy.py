@@ -77,6 +77,21 @@ def test_same_seed_gives_byte_identical_files_and_another_seed_differs(tmp_path)
     assert ToyWorld(0).tables["Restaurants_1"] != ToyWorld(1).tables["Restaurants_1"]
 
 
+def test_output_does_not_depend_on_the_process_hash_seed(tmp_path):
+    """Byte-identical across processes too (no set / dict-order dependence)."""
+    code = (
+        "import sys; from tod_lab.data.toy import CorpusParams, ensure_corpus;"
+        "from tod_lab.data.toy.sgd_corpus import build_sgd_corpus;"
+        "print(ensure_corpus(sys.argv[1], CorpusParams('sgd', 0, 40, 16, 16), build_sgd_corpus))"
+    )
+    env = {**os.environ, "PYTHONHASHSEED": "12345"}
+    proc = subprocess.run([sys.executable, "-c", code, str(tmp_path / "other")], cwd=REPO,
+                          env=env, capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    here = ensure_corpus(tmp_path / "here", small_params(0), build_sgd_corpus)
+    assert file_bytes(Path(proc.stdout.strip())) == file_bytes(here)
+
+
 def test_cache_key_changes_with_every_parameter(tmp_path):
     base = small_params(0)
     keys = {
