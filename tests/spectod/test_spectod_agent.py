@@ -5,13 +5,12 @@ from __future__ import annotations
 import pytest
 from spectod_oracle import OracleGenerator
 
-from tod_lab.data.sgd import read_split
 from tod_lab.spectod.system import SpecTODSystem
 
 
 @pytest.fixture(scope="module")
-def sgd_dev_sample(sgd_root):
-    split = read_split(sgd_root, "dev")
+def sgd_dev_sample(sgd_dev):
+    split = sgd_dev
     return split.subset(split.dialogue_ids[::40])  # ~50 dialogues
 
 

@@ -7,7 +7,6 @@ import json
 import pytest
 
 from tod_lab.data.schema_io import read_schema
-from tod_lab.data.sgd import read_split
 from tod_lab.spectod.functions import (
     FunctionCatalog,
     build_catalog,
@@ -67,8 +66,8 @@ def test_catalog_round_trips_through_json(mwz_catalog):
     assert again.to_json() == mwz_catalog.to_json()
 
 
-def test_sgd_one_function_per_service_with_intent_argument(sgd_root):
-    train = read_split(sgd_root, "dev")  # dev reads in ~2 s; train in ~15 s
+def test_sgd_one_function_per_service_with_intent_argument(sgd_dev):
+    train = sgd_dev  # dev reads in ~2 s; train in ~15 s
     catalog = build_catalog(train.schema, train=train)
     assert catalog.style == "sgd" and detect_style(train.schema) == "sgd"
     assert len(catalog) == len(train.schema)

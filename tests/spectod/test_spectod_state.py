@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from tod_lab.data.schema_io import read_schema
-from tod_lab.data.sgd import read_split
 from tod_lab.data.types import State
 from tod_lab.spectod.db import ServiceResultsDB
 from tod_lab.spectod.examples import gold_turns
@@ -101,17 +100,17 @@ def _assert_perfect(split, predictions, counters):
     return report
 
 
-def test_gold_replay_reproduces_real_sgd_dev_states_sample(sgd_root):
-    split = read_split(sgd_root, "dev")
-    sample = split.dialogues[::10]  # ~210 dialogues, every service
+def test_gold_replay_reproduces_real_sgd_dev_states_sample(sgd_dev):
+    split = sgd_dev
+    sample = split.dialogues[::20]  # ~105 dialogues, every dev service
     predictions, counters = _replay_sgd(split, sample)
     report = _assert_perfect(split.subset(d.dialogue_id for d in sample), predictions, counters)
     assert report.dialogues == len(sample)
 
 
 @pytest.mark.slow
-def test_gold_replay_reproduces_all_real_sgd_dev_states(sgd_root):
-    split = read_split(sgd_root, "dev")
+def test_gold_replay_reproduces_all_real_sgd_dev_states(sgd_dev):
+    split = sgd_dev
     predictions, counters = _replay_sgd(split, split.dialogues)
     _assert_perfect(split, predictions, counters)
     assert counters.calls > 20000

@@ -166,7 +166,9 @@ class SpecTODAgent:
 
     def _open(self, dialogue: Dialogue) -> _Session:
         specs = self.prompt.prompt_functions(self.catalog, dialogue)
-        system = e2e_system_message(E2E_INSTRUCTIONS[0], specs, self.inventory.text())
+        system = e2e_system_message(E2E_INSTRUCTIONS[0], specs,
+                                    self.inventory.text(specs, self.catalog.style),
+                                    self.prompt.spec_detail)
         return _Session(
             dialogue=dialogue,
             specs=specs,

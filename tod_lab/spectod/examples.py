@@ -85,8 +85,16 @@ class ActionInventory:
     acts: tuple[str, ...]
     domains: tuple[str, ...]
 
-    def text(self) -> str:
-        return action_inventory_text(self.acts, self.domains)
+    def text(self, specs: Sequence[FunctionSpec] | None = None, style: str = "multiwoz") -> str:
+        """The inventory shown in the system message.
+
+        SGD: the action domains are the prompt's functions (the dialogue's services), like
+        the function list itself; MultiWOZ: every domain (+ booking / general).
+        """
+        domains = self.domains
+        if specs is not None and style == "sgd":
+            domains = tuple(spec.name for spec in specs)
+        return action_inventory_text(self.acts, domains)
 
     def to_json(self) -> dict[str, Any]:
         return {"acts": list(self.acts), "domains": list(self.domains)}
@@ -226,6 +234,7 @@ class PromptConfig:
     roles: ChatRoles = field(default_factory=ChatRoles)
     functions_in_prompt: str = "auto"  # all | dialogue | auto (all for MultiWOZ, dialogue SGD)
     domain_history_turns: int = 2  # previous exchanges the domain predictor sees
+    spec_detail: str = "full"  # full | compact (function specs without descriptions)
 
     def prompt_functions(self, catalog: FunctionCatalog, dialogue: Dialogue) -> list[FunctionSpec]:
         mode = self.functions_in_prompt
@@ -246,9 +255,10 @@ def e2e_conversation(
     inventory: ActionInventory,
     prompt: PromptConfig,
     rng: random.Random | None,
+    style: str = "multiwoz",
 ) -> list[dict[str, Any]]:
     system = e2e_system_message(sample_instruction(E2E_INSTRUCTIONS, rng), specs,
-                                inventory.text())
+                                inventory.text(specs, style), prompt.spec_detail)
     messages = [message(prompt.roles.system, system)]
     for turn in gold:
         messages += turn_messages(turn.record, prompt.roles, loss=True)
@@ -261,7 +271,8 @@ def dst_conversation(
     prompt: PromptConfig,
     rng: random.Random | None,
 ) -> list[dict[str, Any]]:
-    system = dst_system_message(sample_instruction(DST_INSTRUCTIONS, rng), specs)
+    system = dst_system_message(sample_instruction(DST_INSTRUCTIONS, rng), specs,
+                                prompt.spec_detail)
     messages = [message(prompt.roles.system, system)]
     for turn in gold:
         # DST only: the system's own (lexicalised) words are context, e.g. the name it offered
@@ -341,7 +352,8 @@ def build_task_rows(
                 {
                     "task": "e2e",
                     "dialogue_id": dialogue.dialogue_id,
-                    "messages": e2e_conversation(turns, specs, inventory, prompt, rng),
+                    "messages": e2e_conversation(turns, specs, inventory, prompt, rng,
+                                                 catalog.style),
                 }
             )
         if "dst" in rows:

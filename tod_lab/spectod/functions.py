@@ -122,8 +122,19 @@ class FunctionSpec:
     def slots(self) -> tuple[str, ...]:
         return tuple(a.slot for a in self.arguments if a.name != INTENT_ARGUMENT)
 
-    def to_spec(self) -> dict[str, Any]:
-        """The JSON shown to the model (FnCTOD / OpenAI function-spec shape)."""
+    def to_spec(self, detail: str = "full") -> dict[str, Any]:
+        """The JSON shown to the model (FnCTOD / OpenAI function-spec shape).
+
+        ``detail="compact"`` keeps only names, types and enums (no descriptions, examples or
+        cautions): about a quarter of the tokens, for tiny models trained on CPU.
+        """
+        if detail == "compact":
+            return {
+                "name": self.name,
+                "arguments": {a.name: list(a.enum) if a.enum else a.type for a in self.arguments},
+            }
+        if detail != "full":
+            raise ConfigError("system.spec_detail", f"unknown value {detail!r}", "full|compact")
         return {
             "name": self.name,
             "description": self.description,
@@ -438,10 +449,10 @@ def build_catalog(
     return FunctionCatalog(style=resolved, functions=functions)
 
 
-def render_functions(specs: Iterable[FunctionSpec]) -> str:
+def render_functions(specs: Iterable[FunctionSpec], detail: str = "full") -> str:
     """``<FUNCTIONS><FUNCTION>{json}</FUNCTION>...</FUNCTIONS>`` as in the system message."""
     body = "\n".join(
-        f"<FUNCTION>{json.dumps(spec.to_spec(), ensure_ascii=False)}</FUNCTION>"
+        f"<FUNCTION>{json.dumps(spec.to_spec(detail), ensure_ascii=False)}</FUNCTION>"
         for spec in specs
     )
     return f"<FUNCTIONS>\n{body}\n</FUNCTIONS>"

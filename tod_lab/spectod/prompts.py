@@ -161,21 +161,23 @@ def action_inventory_text(acts: Iterable[str], domains: Iterable[str]) -> str:
 
 
 def e2e_system_message(
-    instruction: str, specs: Sequence[FunctionSpec], inventory: str
+    instruction: str, specs: Sequence[FunctionSpec], inventory: str, detail: str = "full"
 ) -> str:
     call_format = (
         f'Call a function as {CALL_OPEN}{{"function": "name", "arguments": '
         f'{{"argument": "value"}}}}{CALL_CLOSE}.'
     )
-    return f"{instruction}\n\n{render_functions(specs)}\n\n{call_format}\n\n{inventory}"
+    return f"{instruction}\n\n{render_functions(specs, detail)}\n\n{call_format}\n\n{inventory}"
 
 
-def dst_system_message(instruction: str, specs: Sequence[FunctionSpec]) -> str:
+def dst_system_message(
+    instruction: str, specs: Sequence[FunctionSpec], detail: str = "full"
+) -> str:
     call_format = (
         f'Call a function as {CALL_OPEN}{{"function": "name", "arguments": '
         f'{{"argument": "value"}}}}{CALL_CLOSE}.'
     )
-    return f"{instruction}\n\n{render_functions(specs)}\n\n{call_format}"
+    return f"{instruction}\n\n{render_functions(specs, detail)}\n\n{call_format}"
 
 
 def domain_system_message(instruction: str, specs: Sequence[FunctionSpec]) -> str:

@@ -61,6 +61,7 @@ class SpecTODSystem:
         tasks: Sequence[str] = ("e2e", "domain"),
         functions_in_prompt: str = "auto",
         domain_history_turns: int = 2,
+        spec_detail: str = "full",
         roles: Mapping[str, str] | None = None,
         intent_argument: bool | None = None,
         num_examples: int = 3,
@@ -79,6 +80,7 @@ class SpecTODSystem:
             roles=ChatRoles(**dict(roles or {})),
             functions_in_prompt=functions_in_prompt,
             domain_history_turns=int(domain_history_turns),
+            spec_detail=spec_detail,
         )
         self.intent_argument = intent_argument
         self.num_examples = int(num_examples)
@@ -127,6 +129,7 @@ class SpecTODSystem:
                 "roles": asdict(self.prompt.roles),
                 "functions_in_prompt": self.prompt.functions_in_prompt,
                 "domain_history_turns": self.prompt.domain_history_turns,
+                "spec_detail": self.prompt.spec_detail,
             },
         }
 

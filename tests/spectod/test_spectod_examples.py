@@ -1,0 +1,153 @@
+"""Instruction data: golden files for the MultiWOZ fixture, the toy corpus and real SGD,
+plus the documented formats and the defect fixes asserted directly.
+
+Regenerate the golden files after an intended format change with
+``TOD_LAB_UPDATE_GOLDEN=1 pytest tests/spectod/test_spectod_examples.py`` and review the diff.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from tod_lab.data.multiwoz import read_split as read_multiwoz
+from tod_lab.spectod.examples import select_aux_dialogues
+from tod_lab.spectod.prompts import NO_CALL_OBSERVATION
+from tod_lab.spectod.system import SpecTODSystem
+
+GOLDEN = Path(__file__).parent / "golden"
+
+
+def check_golden(name: str, rows: dict) -> None:
+    path = GOLDEN / name
+    rendered = json.dumps(rows, indent=1, ensure_ascii=False, sort_keys=True) + "\n"
+    if os.environ.get("TOD_LAB_UPDATE_GOLDEN") or not path.is_file():
+        path.write_text(rendered)
+        if not os.environ.get("TOD_LAB_UPDATE_GOLDEN"):
+            pytest.fail(f"golden file {path} was missing and has been written; rerun")
+    assert json.loads(rendered) == json.loads(path.read_text()), f"{name} differs"
+
+
+def first_rows(rows: dict, dialogues: int) -> dict:
+    out = {}
+    for task, items in rows.items():
+        ids = list(dict.fromkeys(r["dialogue_id"].split("#")[0] for r in items))[:dialogues]
+        out[task] = [r for r in items if r["dialogue_id"].split("#")[0] in ids]
+    return out
+
+
+@pytest.fixture(scope="module")
+def mwz_rows(multiwoz_root, shared_data):
+    system = SpecTODSystem(db_dir=str(shared_data / "multiwoz22" / "db"))
+    return system, system.build_rows(read_multiwoz(multiwoz_root, "train"), seed=0)
+
+
+def test_multiwoz_fixture_golden(mwz_rows):
+    check_golden("multiwoz_fixture_rows.json", mwz_rows[1])
+
+
+def test_multiwoz_documented_formats_and_fixes(mwz_rows):
+    system, rows = mwz_rows
+    conversation = rows["e2e"][0]["messages"]
+    roles = [m["role"] for m in conversation]
+    assert roles[:5] == ["system", "user", "assistant", "observation", "assistant"]
+    assert "<FUNCTIONS>\n<FUNCTION>{" in conversation[0]["content"]
+    # the full action inventory, including the three acts the official instruction forgot
+    for act in ("[offerbook]", "[offerbooked]", "[nobook]", "[select]", "[recommend]"):
+        assert act in conversation[0]["content"]
+    call = conversation[2]["content"]
+    assert call.startswith('<function_call>{"function": "find_book_restaurant", "arguments": {')
+    assert call.endswith("}}</function_call>")
+    # true DB entity count: the real DB has 3 cheap chinese restaurants in the centre
+    assert conversation[3]["content"] == "There are 3 entities match"
+    action, response = conversation[4]["content"].split("\n", 1)
+    assert json.loads(action[len("Action: "):]) == {
+        "[booking]": {"[inform]": []}, "[restaurant]": {"[recommend]": ["name"]}}
+    assert "[value_name]" in response and "golden house" not in response  # delexicalised
+    # loss only on calls and assistant answers
+    assert {m["role"] for m in conversation if m["loss"]} == {"assistant"}
+    assert all(not m["loss"] for m in conversation if m["role"] in ("system", "user", "observation"))
+    # a turn with no active function: no call, the no-call observation
+    assert conversation[-2]["content"] == NO_CALL_OBSERVATION
+    # the second user turn calls two functions, each followed by its observation
+    taxi = [m["content"] for m in conversation if "book_taxi" in m["content"] and m["loss"]]
+    assert taxi == ['<function_call>{"function": "book_taxi", "arguments": {"departure": '
+                    '"golden house", "destination": "the station"}}</function_call>']
+    domain_targets = [r["messages"][-1]["content"] for r in rows["domain"]]
+    assert domain_targets[:3] == ["find_book_restaurant", "find_book_restaurant, book_taxi", "none"]
+
+
+def test_paraphrases_are_seeded(multiwoz_root, shared_data):
+    db = str(shared_data / "multiwoz22" / "db")
+    split = read_multiwoz(multiwoz_root, "train")
+    systems = [SpecTODSystem(db_dir=db).build_rows(split, seed=s) for s in (0, 0, 1, 2, 3)]
+    assert systems[0] == systems[1]
+    firsts = {r["e2e"][0]["messages"][0]["content"].split("\n")[0] for r in systems}
+    assert len(firsts) > 1  # other seeds sample other paraphrases
+
+
+def test_toy_corpus_golden(toy_source):
+    train = toy_source.read("train")
+    system = SpecTODSystem()
+    rows = system.build_rows(train.subset(train.dialogue_ids[:3]), seed=0)
+    assert system.catalog.style == "sgd"
+    check_golden("toy_rows.json", first_rows(rows, 2))
+
+
+def test_real_sgd_golden_and_intent_argument(sgd_dev):
+    dev = sgd_dev
+    sample = dev.subset(dev.dialogue_ids[:2])
+    rows = SpecTODSystem().build_rows(sample, seed=0)
+    check_golden("sgd_dev_rows.json", rows)
+    first_call = rows["e2e"][0]["messages"][2]["content"]
+    assert first_call == (
+        '<function_call>{"function": "restaurants_2", "arguments": {"intent": '
+        '"ReserveRestaurant", "time": "half past 11 in the morning", "number_of_seats": "2"}}'
+        "</function_call>"
+    )
+    # SGD: the system message lists the dialogue's services only
+    assert "restaurants_2" in rows["e2e"][0]["messages"][0]["content"]
+    assert "hotels_1" not in rows["e2e"][0]["messages"][0]["content"]
+
+
+def test_aux_dst_per_domain_cap_is_seeded(sgd_dev):
+    dev = sgd_dev
+    chosen = select_aux_dialogues(dev, 20, seed=3)
+    again = select_aux_dialogues(dev, 20, seed=3)
+    other = select_aux_dialogues(dev, 20, seed=4)
+    assert [d.dialogue_id for d in chosen] == [d.dialogue_id for d in again]
+    assert [d.dialogue_id for d in chosen] != [d.dialogue_id for d in other]
+    per_domain: dict[str, int] = {}
+    for d in chosen:
+        for domain in {s.split("_")[0] for s in d.services}:
+            per_domain[domain] = per_domain.get(domain, 0) + 1
+    # a multi-domain dialogue counts for each of its domains; only single-domain fill-ups
+    # can push a domain over the cap, and never by more than those multi-domain ones
+    assert min(per_domain.values()) >= 1 and max(per_domain.values()) <= 40
+
+
+def test_aux_dst_rows_mixed_into_multiwoz(multiwoz_root, shared_data, sgd_root, tmp_path):
+    dev = tmp_path / "sgd"
+    (dev / "train").mkdir(parents=True)
+    # a small auxiliary corpus: one real SGD dev file as its train split
+    import shutil
+
+    src = sgd_root / "dev"
+    shutil.copy(src / "schema.json", dev / "train" / "schema.json")
+    shutil.copy(sorted(src.glob("dialogues_*.json*"))[0], dev / "train")
+    system = SpecTODSystem(
+        db_dir=str(shared_data / "multiwoz22" / "db"),
+        aux_dst={"enabled": True, "root": str(dev), "max_per_domain": 5},
+    )
+    rows = system.build_rows(read_multiwoz(multiwoz_root, "train"), seed=0)
+    aux = rows["aux_dst"]
+    assert 1 <= len(aux) <= 5 * 20
+    messages = aux[0]["messages"]
+    assert messages[0]["content"].startswith(("Track", "For each", "Keep"))
+    assert all(m["role"] != "observation" for m in messages)
+    assert any(m["loss"] and m["content"].startswith("<function_call>") for m in messages)
+    # the system's own words are context for DST (not loss)
+    assert any(m["role"] == "assistant" and not m["loss"] for m in messages)
