@@ -421,9 +421,12 @@ def score_frame(
 class PredictionSet:
     """Predicted dialogues read from files, in file order, with what scoring needs.
 
-    ``raw`` keeps the parsed JSON so ``dialogues_and_metrics.json`` can be written with
-    every predicted field; ``frames_without_spans`` lists ``(dialogue_id, turn_index,
-    service)`` of predicted frames whose JSON has no ``slots`` key (not slot-tagged).
+    The parsed JSON is not kept (it is most of the memory, and every object kept alive is
+    one more for the garbage collector to scan); :func:`per_frame_dialogues` reads the
+    files again to write ``dialogues_and_metrics.json`` with every predicted field. ``raw``
+    may hold dialogues' JSON given by a caller. ``frames_without_spans`` lists
+    ``(dialogue_id, turn_index, service)`` of predicted frames whose JSON has no ``slots``
+    key (not slot-tagged).
     """
 
     dialogues: dict[str, Dialogue]
@@ -549,7 +552,6 @@ def _load_dialogue_files(files: Iterable[Path], role: str) -> PredictionSet:
                     ) from exc
                 result.dialogues[dialogue_id] = dialogue
                 result.files[dialogue_id] = str(file)
-                result.raw[dialogue_id] = obj
     return result
 
 
@@ -959,13 +961,18 @@ def evaluate_prediction_dir(
 def per_frame_dialogues(prediction_set: PredictionSet, report: SGDReport) -> dict[str, Any]:
     """The predictions as ``{dialogue_id: dialogue}`` with each scored frame's ``metrics``.
 
-    This is the official ``dialogues_and_metrics.json`` content. Raw JSON is used where the
-    predictions came from files (every predicted field kept), ``to_json()`` otherwise.
+    This is the official ``dialogues_and_metrics.json`` content: the predicted dialogues as
+    they were written (read again from their files; ``to_json()`` for predictions given as
+    objects), each scored frame with the frame metrics added.
     """
+    raw: dict[str, Any] = dict(prediction_set.raw)
+    for file in dict.fromkeys(prediction_set.files.values()):
+        for dialogue_id, obj in _entries(read_json(file), Path(file)):
+            if prediction_set.files.get(dialogue_id) == file:
+                raw.setdefault(dialogue_id, obj)
     out: dict[str, Any] = {}
     for dialogue_id, dialogue in prediction_set.dialogues.items():
-        raw = prediction_set.raw.get(dialogue_id)
-        out[dialogue_id] = raw if raw is not None else dialogue.to_json()
+        out[dialogue_id] = raw.get(dialogue_id) or dialogue.to_json()
     for frame in report.frames:
         turn = out[frame.dialogue_id]["turns"][frame.turn_index]
         matching = [f for f in turn["frames"] if f["service"] == frame.service]
