@@ -224,3 +224,23 @@ def test_metrics_record_merges_and_refuses_mixed_protocols(tmp_path):
     with pytest.raises(ValueError, match="not finite"):
         write_metrics_record(tmp_path, {"x": float("nan")}, {"x": "mwzeval"})
     assert read_metrics_record(tmp_path / "nothing") is None
+
+
+def test_module_entry_point_runs(tiny_corpus, tmp_path):
+    """``python -m tod_lab.eval.sgd`` as a user runs it (a fresh interpreter)."""
+    import subprocess
+    import sys
+
+    predictions = tmp_path / "pred"
+    d1, d2 = _dialogues()
+    _write(predictions / "p.json", [d1.to_json(), d2.to_json()])
+    output = tmp_path / "m.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "tod_lab.eval.sgd", "--dstc8_data_dir", str(tiny_corpus),
+         "--eval_set", "dev", "--prediction_dir", str(predictions),
+         "--output_metric_file", str(output)],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(output.read_text())["#ALL_SERVICES"]["joint_goal_accuracy"] == 1.0
+    assert "JGA" in done.stdout

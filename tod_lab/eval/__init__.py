@@ -28,6 +28,8 @@ _EXPORTS = {
     "token_sort_ratio": "tod_lab.eval.fuzzy",
     "evaluate_sgdx": "tod_lab.eval.sgdx",
     "jga_by_turn_position": "tod_lab.eval.consistency",
+    "evaluate_multiwoz": "tod_lab.eval.multiwoz",
+    "load_references": "tod_lab.eval.multiwoz",
 }
 
 
