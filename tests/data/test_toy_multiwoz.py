@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import json
 import re
+import warnings
 from collections import Counter
 from pathlib import Path
 
 import pytest
 from conftest import compose_config
-from fuzzywuzzy import fuzz
 from hydra.utils import instantiate
 
 from tod_lab.data import multiwoz
@@ -21,11 +21,13 @@ from tod_lab.data.toy import CorpusParams, ToyMultiWOZSource, ensure_corpus
 from tod_lab.data.toy.multiwoz_corpus import build_multiwoz_corpus
 from tod_lab.data.types import DialogueSplit
 
-pytestmark = pytest.mark.filterwarnings("ignore:Using slow pure-python SequenceMatcher")
-
 SPLITS = ("train", "dev", "test")
 DOMAINS = ("restaurant", "hotel", "attraction", "train")
 REQUESTABLE = {"PHONE", "ADDRESS", "POST", "REFERENCE", "TRAINID"}
+
+with warnings.catch_warnings():  # mwzeval's matcher; the pure-python backend is what it uses
+    warnings.simplefilter("ignore")
+    from fuzzywuzzy import fuzz
 
 
 @pytest.fixture(scope="session")
@@ -196,6 +198,8 @@ class MwzevalDB:
             name = name.lower().replace(" ", "")
             return {"arriveby": "arrive", "leaveat": "leave"}.get(name, name) if name != "id" else name
 
+        self.cache: dict[tuple, list[str]] = {}
+        self.ratios: dict[tuple[str, str], int] = {}
         self.data = {}
         for domain in DOMAINS:
             records = read_json(db_dir / f"{domain}_db.json")
@@ -204,11 +208,23 @@ class MwzevalDB:
                 for r in records
             ]
 
+    def ratio(self, a: str, b: str) -> int:
+        # few distinct values (names, foods, stations): memoise the slow pure-python matcher
+        if (a, b) not in self.ratios:
+            self.ratios[(a, b)] = fuzz.partial_ratio(a, b)
+        return self.ratios[(a, b)]
+
     @staticmethod
     def minutes(value: str) -> int:
         return int(value[:2]) * 60 + int(value[3:]) if re.match(r"\d\d:\d\d", value) else 0
 
     def query(self, domain: str, constraints: dict[str, str]) -> list[str]:
+        key = (domain, tuple(sorted(constraints.items())))
+        if key not in self.cache:  # states repeat turn after turn; pure-python fuzz is slow
+            self.cache[key] = self._query(domain, constraints)
+        return self.cache[key]
+
+    def _query(self, domain: str, constraints: dict[str, str]) -> list[str]:
         keys = set(self.data[domain][0])
         query = {}
         for key in keys:
@@ -230,7 +246,7 @@ class MwzevalDB:
                 elif k == "leave":
                     ok = self.minutes(item[k]) >= v
                 elif k in self.FUZZY.get(domain, ()):
-                    ok = fuzz.partial_ratio(item[k], v) >= 90
+                    ok = self.ratio(item[k], v) >= 90
                 else:
                     ok = item[k] == v
                 if not ok:
