@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from spectod_oracle import OracleGenerator
 
@@ -43,3 +45,25 @@ def test_a_generator_that_says_nothing_scores_low_but_runs(sgd_dev_sample, tmp_p
     result = system.run(sgd_dev_sample, Silent(), tmp_path)
     assert result.metrics["joint_goal_accuracy"] < 0.5
     assert result.metrics["action_f1"] == 0.0
+
+
+def test_oracle_agent_on_multiwoz_fixture_is_scored_by_the_multiwoz_evaluator(
+    multiwoz_root, shared_data, tmp_path
+):
+    from tod_lab.data.multiwoz import read_split
+
+    split = read_split(multiwoz_root, "dev")
+    system = SpecTODSystem(db_dir=str(shared_data / "multiwoz22" / "db"))
+    oracle = OracleGenerator(system.build_rows(split, seed=None))
+    result = system.run(split, oracle, tmp_path)
+    assert oracle.misses == 0
+    assert result.metrics["bleu"] == pytest.approx(100.0)
+    assert result.metrics["jga_mwzeval"] == pytest.approx(100.0)  # percentages
+    assert result.metrics["jga_spectod_fnctod"] == pytest.approx(100.0)
+    assert result.protocols["bleu"] == "mwzeval"
+    assert result.protocols["jga_spectod_fnctod"] == "spectod_fnctod"
+    assert "goals.json" in result.details["inform_success"]  # the fixture has no goals
+    predictions = json.loads((tmp_path / "predictions" / "mwz_predictions.json").read_text())
+    first = predictions["pmul0001"][0]
+    assert first["state"] == {"restaurant": {"pricerange": "cheap", "area": "centre", "food": "chinese"}}
+    assert first["active_domains"] == ["restaurant"] and "[name]" in first["response"]

@@ -66,7 +66,7 @@ def test_multiwoz_documented_formats_and_fixes(mwz_rows):
     action, response = conversation[4]["content"].split("\n", 1)
     assert json.loads(action[len("Action: "):]) == {
         "[booking]": {"[inform]": []}, "[restaurant]": {"[recommend]": ["name"]}}
-    assert "[value_name]" in response and "golden house" not in response  # delexicalised
+    assert "[name]" in response and "golden house" not in response  # delexicalised, mwzeval style
     # loss only on calls and assistant answers
     assert {m["role"] for m in conversation if m["loss"]} == {"assistant"}
     assert all(not m["loss"] for m in conversation if m["role"] in ("system", "user", "observation"))

@@ -8,8 +8,10 @@
   cover (categorical values, counts), from the action values found verbatim in the
   utterance; the action is the frames' actions keyed by the service's function name.
 
-Placeholders are ``[value_<slot>]`` (slot without domain prefix), the form mwzeval maps to
-its canonical tokens.
+Placeholders: MultiWOZ uses mwzeval's own style ``[slot]`` with the 2.2 span slot names
+(``[name]``, ``[ref]``, ``[trainid]``): the training targets are then exactly the references
+mwzeval computes BLEU against (its normaliser maps UBAR's ``[value_x]`` names only in part,
+e.g. not ``[value_ref]``). SGD uses ``[value_<slot>]``.
 """
 
 from __future__ import annotations
@@ -24,15 +26,16 @@ Action = dict[str, dict[str, list[str]]]
 Span = tuple[int, int, str]  # start, exclusive end, slot
 
 
-def placeholder(slot: str) -> str:
-    return f"[value_{slot.lower().replace(' ', '')}]"
+def placeholder(slot: str, style: str = "sgd") -> str:
+    slot = slot.lower().replace(" ", "")
+    return f"[{slot}]" if style == "multiwoz" else f"[value_{slot}]"
 
 
 def bare(slot: str) -> str:
     return slot.split("-", 1)[1] if "-" in slot else slot
 
 
-def apply_spans(utterance: str, spans: Iterable[Span]) -> str:
+def apply_spans(utterance: str, spans: Iterable[Span], style: str = "sgd") -> str:
     """Replace non-overlapping spans (earliest first, longer wins on a tie) by placeholders."""
     chosen: list[Span] = []
     for start, end, slot in sorted(spans, key=lambda s: (s[0], -(s[1] - s[0]))):
@@ -44,7 +47,7 @@ def apply_spans(utterance: str, spans: Iterable[Span]) -> str:
     out, cursor = [], 0
     for start, end, slot in chosen:
         out.append(utterance[cursor:start])
-        out.append(placeholder(slot))
+        out.append(placeholder(slot, style))
         cursor = end
     out.append(utterance[cursor:])
     return "".join(out)
@@ -92,15 +95,13 @@ def multiwoz_action(acts: Mapping[str, Any]) -> Action:
 
 
 def multiwoz_delex(turn: Turn, acts: Mapping[str, Any]) -> str:
+    """mwzeval's delexicalisation, i.e. its BLEU references: the ``span_info`` of the turn's
+    acts (``dontcare`` values left as they are). A turn without acts stays as it is."""
     spans: list[Span] = []
     for item in acts.get("span_info", ()) or ():
-        if len(item) >= 5 and str(item[1]).lower() != "none":
+        if len(item) >= 5 and str(item[1]).lower() != "none" and item[2] != "dontcare":
             spans.append((int(item[3]), int(item[4]), str(item[1]).lower()))
-    for frame in turn.frames:
-        for span in frame.slots:
-            if span.is_span:
-                spans.append((span.start, span.exclusive_end, bare(span.slot)))
-    return apply_spans(turn.utterance, spans)
+    return apply_spans(turn.utterance, spans, "multiwoz")
 
 
 # --------------------------------------------------------------------------- SGD

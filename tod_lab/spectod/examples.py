@@ -94,7 +94,9 @@ class ActionInventory:
         domains = self.domains
         if specs is not None and style == "sgd":
             domains = tuple(spec.name for spec in specs)
-        return action_inventory_text(self.acts, domains)
+        return action_inventory_text(
+            self.acts, domains, "[slot]" if style == "multiwoz" else "[value_slot]"
+        )
 
     def to_json(self) -> dict[str, Any]:
         return {"acts": list(self.acts), "domains": list(self.domains)}

@@ -284,9 +284,16 @@ def argument_name(service: Service, slot: str, style: Style) -> str:
     return FRIENDLY_NAMES.get(bare, bare)
 
 
-def informable_slots(service: Service) -> list[str]:
-    """Union of the intents' argument slots, in the service's slot order."""
+def informable_slots(service: Service, stats: ValueStats | None = None) -> list[str]:
+    """Union of the intents' argument slots and of the slots the training states use, in
+    the service's slot order (a schema may forget a tracked slot in its intents)."""
     used = {slot for intent in service.intents for slot in intent.argument_slots}
+    if stats is not None:
+        used |= {
+            slot
+            for (name, slot), counter in stats.counts.items()
+            if name == service.name and counter and service.has_slot(slot)
+        }
     ordered = [s.name for s in service.slots if s.name in used]
     ordered += sorted(used - set(ordered))  # an intent may name a slot the list forgot
     return ordered
@@ -377,7 +384,7 @@ def build_function(
             )
         )
     seen: dict[str, str] = {}
-    for slot_name in informable_slots(service):
+    for slot_name in informable_slots(service, stats):
         name = argument_name(service, slot_name, style)
         if name in seen or name == INTENT_ARGUMENT:
             raise DataError(
@@ -444,7 +451,7 @@ def build_catalog(
             time_share=time_share,
         )
         for service in schema
-        if (wanted is None or service.name in wanted) and informable_slots(service)
+        if (wanted is None or service.name in wanted) and informable_slots(service, stats)
     )
     return FunctionCatalog(style=resolved, functions=functions)
 

@@ -11,7 +11,7 @@ One conversation = the E2E task (DST + policy + response)::
     user         utterance
     function     <function_call>{"function": "find_book_hotel", "arguments": {…}}</function_call>
     observation  There are 3 entities match
-    assistant    Action: {"[hotel]": {"[inform]": ["name"]}}\\n[value_name] is a nice place …
+    assistant    Action: {"[hotel]": {"[inform]": ["name"]}}\\n[name] is a nice place …
 
 (``function`` / ``observation`` are logical roles; :class:`ChatRoles` maps them onto roles the
 model's chat template knows. A function call is produced by the model, so by default it is
@@ -48,7 +48,7 @@ E2E_INSTRUCTIONS = (
     "entities match, and reply with an action and a delexicalised response.",
     "Act as a dialogue system with access to the functions listed below. Keep each function "
     "call cumulative (all arguments so far), use the observation to decide what to do, and "
-    "write the action followed by a response with [value_x] placeholders.",
+    "write the action followed by a response with placeholders instead of values.",
     "You assist users with bookings and information. Track what the user wants by calling "
     "the functions below with all arguments collected so far; after the observation, give "
     "the action you take and your delexicalised reply.",
@@ -149,14 +149,16 @@ def parse_assistant(text: str) -> tuple[dict[str, dict[str, list[str]]] | None, 
     return clean, rest.strip()
 
 
-def action_inventory_text(acts: Iterable[str], domains: Iterable[str]) -> str:
+def action_inventory_text(
+    acts: Iterable[str], domains: Iterable[str], placeholder: str = "[value_slot]"
+) -> str:
     acts_list = ", ".join(f"[{a}]" for a in acts)
     domain_list = ", ".join(f"[{d}]" for d in domains)
     return (
         "Write the action as JSON on one line after 'Action: ', mapping each domain to its "
         f"acts and their slots, e.g. {render_action({'[domain]': {'[inform]': ['slot']}})[8:]}. "
         f"Domains: {domain_list}. Acts: {acts_list}. On the next line write the response, "
-        "with [value_slot] placeholders instead of concrete values."
+        f"with {placeholder} placeholders instead of concrete values."
     )
 
 

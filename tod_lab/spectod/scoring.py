@@ -15,6 +15,7 @@ from pathlib import Path
 
 from tod_lab.data.io import write_json
 from tod_lab.data.types import Action, DialogueSplit, Frame
+from tod_lab.errors import DataError
 from tod_lab.spectod import delex
 from tod_lab.spectod.agent import PredictedTurn
 from tod_lab.spectod.functions import FunctionCatalog
@@ -102,4 +103,71 @@ def score_sgd(
         protocols=protocols,
         main_metric="joint_goal_accuracy",
         files={"predictions": str(path), "sgd_metrics": str(out_dir / "sgd_metrics.json")},
+    )
+
+
+def multiwoz_predictions(
+    data: DialogueSplit, predicted: Mapping[str, Sequence[PredictedTurn]],
+    catalog: FunctionCatalog,
+) -> dict[str, list[dict]]:
+    """mwzeval's format: one entry per system turn with response, state, active domains."""
+    from tod_lab.eval.multiwoz import dialogue_key
+
+    services = {spec.name: spec.service for spec in catalog}
+    out: dict[str, list[dict]] = {}
+    for dialogue in data:
+        out[dialogue_key(dialogue.dialogue_id)] = [
+            {
+                "response": turn.record.response,
+                "state": turn.multiwoz_state(),
+                "active_domains": [services[name] for name in turn.functions if name in services],
+            }
+            for turn in predicted[dialogue.dialogue_id]
+            if turn.record.has_response
+        ]
+    return out
+
+
+def corpus_root(data: DialogueSplit, configured: str | None) -> Path:
+    if configured:
+        return Path(configured)
+    if data.files:
+        return Path(data.files[0]).parent.parent  # {root}/{split}/dialogues_001.json
+    raise DataError(f"{data.corpus}/{data.split}: cannot tell the corpus root",
+                    hint="set system.eval_root to the MultiWOZ data root")
+
+
+def score_multiwoz(
+    data: DialogueSplit,
+    predicted: Mapping[str, Sequence[PredictedTurn]],
+    out_dir: Path,
+    catalog: FunctionCatalog,
+    *,
+    eval_root: str | None = None,
+    db_dir: str | None = None,
+) -> RunResult:
+    from tod_lab.eval.multiwoz import evaluate_multiwoz, load_references
+
+    predictions = multiwoz_predictions(data, predicted, catalog)
+    path = write_json(out_dir / "mwz_predictions.json", predictions)
+    root = corpus_root(data, eval_root)
+    # Inform / Success need mwzeval's goals and booked domains; without them (e.g. a
+    # fixture) BLEU and DST are still scored and the run says what is missing
+    success = (root / "goals.json").is_file() and (root / "booked_domains.json").is_file()
+    refs = load_references(root, split=data.split, bleu=True, success=success, dst=True,
+                           db_dir=db_dir or data.extras.get("db_dir"))
+    report = evaluate_multiwoz(predictions, refs, bleu=True, success=success, dst=True)
+    write_json(out_dir / "mwz_metrics.json", report.to_json())
+    metrics = report.flat_metrics()
+    details = {"references": refs.sources}
+    if not success:
+        details["inform_success"] = (
+            f"not computed: {root}/goals.json and booked_domains.json (mwzeval's) are missing"
+        )
+    return RunResult(
+        metrics=metrics,
+        protocols=report.protocols(),
+        main_metric="combined" if "combined" in metrics else "jga_mwzeval",
+        files={"predictions": str(path), "mwz_metrics": str(out_dir / "mwz_metrics.json")},
+        details=details,
     )

@@ -71,6 +71,7 @@ class SpecTODSystem:
         agent: Mapping[str, Any] | None = None,
         eval_dialogues: int | None = None,
         eval_seed: int = 0,
+        eval_root: str | None = None,
         name: str = "spectod",
     ):
         self.name = name
@@ -96,6 +97,7 @@ class SpecTODSystem:
             self.agent_settings.response_stop = tuple(self.agent_settings.response_stop)
         self.eval_dialogues = eval_dialogues
         self.eval_seed = int(eval_seed)
+        self.eval_root = eval_root
         self.catalog: FunctionCatalog | None = None
         self.inventory: ActionInventory | None = None
         self.train_services: tuple[str, ...] | None = None
@@ -228,7 +230,8 @@ class SpecTODSystem:
         if self.catalog.style == "multiwoz":
             from tod_lab.spectod.scoring import score_multiwoz
 
-            result = score_multiwoz(data, predicted, out_dir, self.catalog)
+            result = score_multiwoz(data, predicted, out_dir, self.catalog,
+                                    eval_root=self.eval_root, db_dir=self.db_dir)
         else:
             from tod_lab.spectod.scoring import score_sgd
 
