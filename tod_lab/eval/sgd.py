@@ -32,9 +32,19 @@ Library API (what systems call)::
   :class:`Frame` objects always have ``slots`` (``to_json`` writes it), so they are scored.
   ``False`` never scores it (systems that predict no spans), ``True`` always.
 
+From files: ``evaluate_prediction_dir(data_dir, "test", prediction_dir, **options)`` reads
+the reference like the official script (``read_reference``: lean, unvalidated; pass
+``validate_reference=True`` for the data layer's validating ``read_split``), the train
+schema and the predictions, and returns ``(report, prediction_set)``;
+``write_official_outputs`` writes the two official files.
+
 Mismatched predictions raise :class:`~tod_lab.errors.DataError` naming the dialogue (and
 file and turn where known): unknown dialogue id, different services set, number of turns,
 speaker or USER utterance, a missing predicted frame or state, malformed slot values.
+Where the official script would crash (a missing key, an empty value list) or silently
+change the numbers (duplicate dialogue ids: last one wins; fewer predicted turns: zip
+truncates), tod_lab stops with such an error instead; on valid inputs the numbers are
+the official ones.
 
 C-JGA (tod_lab's definition, the PyTOD paper gives none): for the reference frames of one
 service in one dialogue, in turn order, ``C-JGA(frame_k) = prod_{j <= k} JGA(frame_j)`` — a
