@@ -93,8 +93,7 @@ def _fuzz():
 
 
 def _baseline_frame(frame_ref: dict, frame_hyp: dict, utterance: str, service: dict,
-                    use_fuzzy_match: bool) -> dict[str, Any]:
-    fuzz = _fuzz()
+                    use_fuzzy_match: bool, fuzz: Any) -> dict[str, Any]:
     ref_state, hyp_state = frame_ref["state"], frame_hyp["state"]
     out: dict[str, Any] = {
         "active_intent_accuracy": float(ref_state["active_intent"] == hyp_state["active_intent"])
@@ -159,6 +158,7 @@ def baseline_evaluate(
     )
     if not set(predictions) <= set(reference):
         raise ValueError("predicted dialogues not in the reference")
+    fuzz = _fuzz()
     joint_keys = ("joint_goal_accuracy", "joint_cat_accuracy", "joint_noncat_accuracy",
                   "consistent_joint_goal_accuracy")
     collections: dict[str, dict[str, list]] = defaultdict(lambda: defaultdict(list))
@@ -180,7 +180,7 @@ def baseline_evaluate(
             for frame_ref in turn_ref["frames"]:
                 name = frame_ref["service"]
                 metrics = _baseline_frame(frame_ref, hyp_frames[name], turn_ref["utterance"],
-                                          eval_services[name], use_fuzzy_match)
+                                          eval_services[name], use_fuzzy_match, fuzz)
                 jga = metrics["joint_goal_accuracy"]
                 if jga == "NA":
                     metrics["consistent_joint_goal_accuracy"] = "NA"
