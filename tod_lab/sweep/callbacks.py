@@ -17,9 +17,16 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
-from tod_lab.sweep.collect import TIMESTAMP_FORMAT, collect
+from tod_lab.sweep.collect import TIMESTAMP_FORMAT, Collection, collect
 
 log = logging.getLogger(__name__)
+
+_last_collection: Collection | None = None
+
+
+def last_collection() -> Collection | None:
+    """The collection the last multirun of this process wrote (for ``tod_lab.demo``)."""
+    return _last_collection
 
 
 class CollectSweepCallback(Callback):
@@ -51,6 +58,8 @@ class CollectSweepCallback(Callback):
             wanted_metrics=self.table_metrics or None,
             plot=self.plot,
         )
+        global _last_collection
+        _last_collection = collection
         multirun = sweep_dir / "multirun.yaml"
         if multirun.is_file():  # what was launched, next to what came out
             shutil.copy(multirun, collection.out_dir / "multirun.yaml")

@@ -96,3 +96,53 @@ def plot_main_metric(table: SweepTable, out_dir: Path, title: str = "") -> Path 
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path
+
+
+def read_curve(run_dir: Path, column: str = "train_loss") -> pd.DataFrame | None:
+    """``step`` / ``column`` rows of the CSV logger's ``logs/metrics.csv`` (None if absent)."""
+    path = run_dir / "logs" / "metrics.csv"
+    if not path.is_file():
+        return None
+    frame = pd.read_csv(path)
+    candidates = [c for c in frame.columns if c == column or c.startswith(f"{column}_")]
+    if "step" not in frame.columns or not candidates:
+        return None
+    curve = frame[["step", candidates[0]]].dropna()
+    return curve.rename(columns={candidates[0]: column}) if len(curve) else None
+
+
+def plot_demo(jobs: list[tuple[str, Path, str | None, float | None]], out: Path) -> Path:
+    """The demo's figure: training loss per system (left), main metric per system (right).
+
+    ``jobs``: (label, run dir, main metric name, main metric value) per job.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (curves, bars) = plt.subplots(1, 2, figsize=(11, 4.2))
+    for label, run_dir, _, _ in jobs:
+        curve = read_curve(run_dir)
+        if curve is not None:
+            curves.plot(curve["step"], curve["train_loss"], label=label)
+    curves.set_xlabel("optimiser step")
+    curves.set_ylabel("training loss")
+    curves.set_title("training")
+    curves.grid(alpha=0.3)
+    if curves.lines:
+        curves.legend(fontsize="small")
+    names = [f"{label}\n{metric or 'failed'}" for label, _, metric, _ in jobs]
+    values = [value if value is not None else 0.0 for *_, value in jobs]
+    bars.bar(range(len(jobs)), values, color=["tab:blue" if v is not None else "tab:red"
+                                              for *_, v in jobs])
+    for index, (*_, value) in enumerate(jobs):
+        bars.annotate("failed" if value is None else f"{value:.3g}", (index, values[index]),
+                      ha="center", va="bottom")
+    bars.set_xticks(range(len(jobs)), names)
+    bars.set_title("main metric (dev split of the toy corpus)")
+    bars.grid(alpha=0.3, axis="y")
+    fig.tight_layout()
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+    return out
