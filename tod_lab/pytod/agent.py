@@ -201,7 +201,8 @@ class Agent:
             run.session.run_policy()
         if self.settings.predict_say:
             outputs = self.generator.generate(
-                [self._ap_prompt(r) for r in runs], max_new_tokens=self.settings.max_new_tokens
+                [self._ap_prompt(r, "say") for r in runs],
+                max_new_tokens=self.settings.max_new_tokens,
             )
             for run, output in zip(runs, outputs, strict=True):
                 self._execute_say(run, output)
@@ -211,9 +212,14 @@ class Agent:
             run.end_turn()
         return out
 
-    def _ap_prompt(self, run: DialogueRun) -> str:
+    def _ap_prompt(self, run: DialogueRun, task: str = "user") -> str:
         return ap_prompt(
-            self.catalog, context_of(run.session), self.prompts, PromptRandomness(), _identity()
+            self.catalog,
+            context_of(run.session),
+            self.prompts,
+            PromptRandomness(),
+            _identity(),
+            task=task,
         )
 
     def _execute(self, run: DialogueRun, output: str, *, origin: str) -> None:
@@ -235,9 +241,11 @@ class Agent:
 
     def _execute_say(self, run: DialogueRun, output: str) -> None:
         # only the say statement is taken from the policy output
-        report = run.session.execute(_only_say(output), origin="model")
+        statements, rejected = _only_say(output)
+        report = run.session.execute(statements, origin="model")
         assert run.current is not None
         run.current.say = output
+        run.current.rejected += [f"{r.source}: {r.feedback}" for r in rejected]
         run.current.rejected += [f"{r.source}: {r.feedback}" for r in report.rejected]
 
     def _parser_supervisor(self, runs: list[DialogueRun]) -> None:
@@ -270,12 +278,13 @@ def _identity():
     return Renumbering(0)
 
 
-def _only_say(output: str) -> list:
+def _only_say(output: str) -> tuple[list, list]:
+    """The first say statement of the policy output, and what could not be parsed."""
     from tod_lab.pytod.program import parse_program
 
     parsed = parse_program(output)
     says = [s for s in parsed.statements if isinstance(s, Call) and s.func == "say"]
-    return says[:1]  # type: ignore[return-value]
+    return says[:1], list(parsed.rejected)
 
 
 def _written_slots(session: DialogueSession, stmt) -> set[tuple[str, str]]:

@@ -81,7 +81,7 @@ def ap_examples(
             rand = PromptRandomness(rng, settings.max_variable_offset)
             rename = rand.renumbering()
             yield {
-                "source": ap_prompt(catalog, turn.say_context, prompts, rand, rename),
+                "source": ap_prompt(catalog, turn.say_context, prompts, rand, rename, task="say"),
                 "target": ap_target([turn.say_statement], rename, prompts),
                 "dialogue_id": gold.dialogue_id,
                 "turn": turn.turn,

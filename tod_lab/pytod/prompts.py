@@ -17,7 +17,7 @@ AP prompt (the reference format, lower-cased)::
 
 The target is the new statements of the turn joined by `` <new> `` (``pass`` when there are
 none), or -- for the policy example -- the ``say(...)`` statement, whose prompt ends after
-the runtime's hints and ``Signal:`` lines. Training prompts shuffle the API, slot and choice
+the runtime's hints and ``Signal:`` lines with the cue line ``agent policy:``. Training prompts shuffle the API, slot and choice
 order and shift every variable index by a random offset (seeded); dev / test prompts are
 fixed. Long conversations keep their most recent lines and a summary of every task so far.
 """
@@ -46,6 +46,9 @@ AP_INSTRUCTION = (
     "and complete follow-up tasks."
 )
 NO_STATEMENTS = "pass"
+# The policy prompt ends with this line: without it a turn with no user statements and no
+# runtime lines would give the same prompt for both AP tasks.
+SAY_CUE = "agent policy:"
 UNANSWERABLE = "unanswerable"
 PS_INSTRUCTION = (
     'Q: Answer the following questions. Output "unanswerable" if the question cannot be '
@@ -62,6 +65,8 @@ class PromptSettings:
     show_results: bool = True  # list the properties (result slots) of each service
     max_prompt_chars: int = 6000  # oldest conversation lines are dropped beyond this
     max_history_lines: int | None = None  # optional hard cap on conversation lines
+    show_choices: bool = True  # list the possible values of categorical slots
+    instruction: str | None = None  # None: the reference's AP instruction
     newline: str = "\n"
 
 
@@ -106,7 +111,7 @@ def _slot_line(slot: SlotApi, default: str | None, settings: PromptSettings, ran
     text = f"{slot.ident}: {'optional[' + kind + ']' if default is not None else kind}"
     if default is not None:
         text += f" = {default}"
-    if kind == "enum":
+    if kind == "enum" and settings.show_choices:
         text += ", choices: " + " | ".join(rand.shuffled(slot.possible_values))
     text += ","
     if settings.describe_apis and slot.description:
@@ -189,9 +194,13 @@ def ap_prompt(
     settings: PromptSettings,
     rand: PromptRandomness,
     rename: Renumbering,
+    *,
+    task: str = "user",
 ) -> str:
+    """The AP prompt: ``task="user"`` for the user statements, ``"say"`` for the policy."""
     nl = settings.newline
-    header = AP_INSTRUCTION + nl + render_apis(catalog, context.services, settings, rand)
+    instruction = AP_INSTRUCTION if settings.instruction is None else settings.instruction
+    header = instruction + nl + render_apis(catalog, context.services, settings, rand)
     lines = [t for t in (render_line(x, rename, settings) for x in context.lines) if t]
     if settings.max_history_lines is not None and len(lines) > settings.max_history_lines:
         lines = lines[-settings.max_history_lines :]
@@ -207,6 +216,8 @@ def ap_prompt(
         while lines and total > budget and len(lines) > 1:
             total -= len(lines[0]) + 1
             lines.pop(0)
+    if task == "say":
+        lines.append(SAY_CUE)
     body = nl.join(lines)
     parts = [header]
     if truncated and summary:
