@@ -37,8 +37,52 @@ def _results(workdir: Path, sweep: str) -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
-def test_failing_cell_is_isolated_and_table_equals_metrics(workdir: Path) -> None:
-    result = run_sweep(["test_grid", "system.fail_fraction=0.1"], workdir, workdir / "data")
+def wandb_records(path: Path):
+    """The records of a W&B ``.wandb`` file (LevelDB-log framing around protobufs)."""
+    from wandb.proto import wandb_internal_pb2 as pb
+
+    data = path.read_bytes()
+    assert data[:4] == b":W&B", path
+    block, position, pending = 32768, 7, b""
+    while position + 7 <= len(data):
+        if block - position % block < 7:  # block trailer: skip to the next block
+            position += block - position % block
+            continue
+        length, kind = struct.unpack("<HB", data[position + 4:position + 7])
+        chunk = data[position + 7:position + 7 + length]
+        position += 7 + length
+        if kind == 0 and length == 0:
+            break
+        pending += chunk
+        if kind in (1, 4):  # FULL or LAST
+            record = pb.Record()
+            record.ParseFromString(pending)
+            pending = b""
+            yield record
+
+
+def wandb_run(run_dir: Path) -> dict:
+    """The one W&B offline run of a job: run record, summary, logged keys, exit code."""
+    (offline,) = (run_dir / "wandb").glob("offline-run-*")
+    (log_file,) = offline.glob("run-*.wandb")
+    records = list(wandb_records(log_file))
+    kinds = {}
+    for r in records:
+        kinds.setdefault(r.WhichOneof("record_type"), []).append(r)
+    summary = {}
+    for r in kinds.get("summary", []):
+        summary.update({item.key or "/".join(item.nested_key): yaml.safe_load(item.value_json)
+                        for item in r.summary.update})
+    logged = {item.key or "/".join(item.nested_key) for r in kinds.get("history", [])
+              for item in r.history.item}
+    exits = kinds.get("exit", [])
+    return {"run": kinds["run"][0].run, "summary": summary, "logged": logged,
+            "exit_code": exits[0].exit.exit_code if exits else None, "dir": offline}
+
+
+def test_failing_cell_is_isolated_table_equals_metrics_wandb_offline(workdir: Path) -> None:
+    result = run_sweep(["test_grid", "system.fail_fraction=0.1"], workdir, workdir / "data",
+                       WANDB_MODE="offline")
     jobs = _jobs(workdir, "test_grid")
     suffix = ",system.fail_fraction=0.1"
     assert sorted(jobs) == sorted(f"data=sgd,data_fraction={f},seed={s}{suffix}"
@@ -67,12 +111,36 @@ def test_failing_cell_is_isolated_and_table_equals_metrics(workdir: Path) -> Non
     assert "deliberate failure at fraction 0.1" in markdown
     assert "score (main)" in result.stdout and "failed" in result.stdout  # rich table
 
+    # W&B: one offline run per job, grouped by sweep, tagged, final metrics, finished
+    for name, run_dir in jobs.items():
+        wandb = wandb_run(run_dir)
+        assert wandb["run"].run_group == "test_grid"
+        assert wandb["run"].display_name == name
+        fraction = "0.1" if "10pct" in name else "1.0"
+        assert {"system:fake", "sweep:test_grid", f"fraction:{fraction}", "peft:none",
+                "model:none", "data:sgd"} <= set(wandb["run"].tags)
+        summary = wandb["summary"]
+        if "10pct" in name:
+            assert summary["status"] == "failed" and "deliberate failure" in summary["error"]
+            assert wandb["exit_code"] == 1
+            continue
+        metrics = read_json(run_dir / "metrics.json")["metrics"]
+        assert summary["score"] == metrics["score"] and summary["aux"] == metrics["aux"]
+        assert summary["status"] == "finished" and summary["main_metric"] == "score"
+        assert wandb["exit_code"] == 0  # wandb.finish() ran for every job
+        assert "predictions/_type" in wandb["logged"]  # the predictions table
+        (table,) = (wandb["dir"] / "files" / "media" / "table").glob("predictions_*.json")
+        content = read_json(table)
+        assert content["columns"][:2] == ["dialogue_id", "turn"]
+        assert len(content["data"]) == N_DEV  # one row per user turn of the dev split
+        assert all(row[-1] is True for row in content["data"])  # gold == predicted here
+
 
 def test_killed_job_resumes_and_finished_jobs_are_skipped(workdir: Path) -> None:
     marker = workdir / "killed-once"
     args = ["test_grid", "system.kill_fraction=1.0"]
     first = run_sweep(args, workdir, workdir / "data", check=False,
-                      FAKE_KILL_MARKER=str(marker))
+                      FAKE_KILL_MARKER=str(marker), WANDB_MODE="offline")
     assert first.returncode == -9, first.stderr[-3000:]  # SIGKILL took the whole sweep down
     jobs = _jobs(workdir, "test_grid")
     suffix = ",system.kill_fraction=1.0"
@@ -83,7 +151,8 @@ def test_killed_job_resumes_and_finished_jobs_are_skipped(workdir: Path) -> None
     assert (killed / "checkpoints" / "last.ckpt").is_file()
     finished_mtimes = [(d / "metrics.json").stat().st_mtime_ns for d in done]
 
-    run_sweep(args, workdir, workdir / "data", FAKE_KILL_MARKER=str(marker))
+    run_sweep(args, workdir, workdir / "data", FAKE_KILL_MARKER=str(marker),
+              WANDB_MODE="offline")
     jobs = _jobs(workdir, "test_grid")
     assert len(jobs) == 4
     for run_dir, mtime in zip(done, finished_mtimes, strict=True):  # skipped: untouched
@@ -94,77 +163,12 @@ def test_killed_job_resumes_and_finished_jobs_are_skipped(workdir: Path) -> None
     assert read_json(killed / "metrics.json")["details"]["resumed_from"] == 5
     last = jobs[f"data=sgd,data_fraction=100pct,seed=1{suffix}"]
     assert (last / "attempts.txt").read_text().splitlines() == ["resumed_from=0"]
+    for run_dir in [*done, last]:  # skipped jobs opened no second W&B run
+        assert len(list((run_dir / "wandb").glob("offline-run-*"))) == 1
+    assert len(list((killed / "wandb").glob("offline-run-*"))) == 2  # killed + resumed
     rows = _results(workdir, "test_grid")
     assert [row["status"] for row in rows] == ["ok", "ok"]
     assert [int(row["n_finished"]) for row in rows] == [2, 2]
-
-
-# ------------------------------------------------------------------ W&B offline runs
-
-
-def wandb_records(path: Path):
-    """The records of a W&B ``.wandb`` file (LevelDB-log framing around protobufs)."""
-    from wandb.proto import wandb_internal_pb2 as pb
-
-    data = path.read_bytes()
-    assert data[:4] == b":W&B", path
-    block, position, pending = 32768, 7, b""
-    while position + 7 <= len(data):
-        if block - position % block < 7:  # block trailer: skip to the next block
-            position += block - position % block
-            continue
-        length, kind = struct.unpack("<HB", data[position + 4:position + 7])
-        chunk = data[position + 7:position + 7 + length]
-        position += 7 + length
-        if kind == 0 and length == 0:
-            break
-        pending += chunk
-        if kind in (1, 4):  # FULL or LAST
-            record = pb.Record()
-            record.ParseFromString(pending)
-            pending = b""
-            yield record
-
-
-def test_wandb_offline_run_per_job_with_summary_and_group(workdir: Path) -> None:
-    run_sweep(["test_pair"], workdir, workdir / "data", WANDB_MODE="offline")
-    jobs = _jobs(workdir, "test_pair")
-    assert len(jobs) == 2
-    for run_dir in jobs.values():
-        (offline,) = (run_dir / "wandb").glob("offline-run-*")
-        (log_file,) = offline.glob("run-*.wandb")
-        records = list(wandb_records(log_file))
-        run = next(r.run for r in records if r.WhichOneof("record_type") == "run")
-        assert run.run_group == "test_pair"
-        assert run.display_name == run_dir.name
-        fraction = read_json(run_dir / "metrics.json")["params"]["data_fraction"]
-        assert {"system:fake", "sweep:test_pair", "seed:42", f"fraction:{fraction}",
-                "peft:none", "model:none"} <= set(run.tags)
-        summary = {}
-        for r in records:
-            if r.WhichOneof("record_type") == "summary":
-                summary.update({item.key or "/".join(item.nested_key):
-                                yaml.safe_load(item.value_json)
-                                for item in r.summary.update})
-        metrics = read_json(run_dir / "metrics.json")["metrics"]
-        assert summary["score"] == metrics["score"] and summary["aux"] == metrics["aux"]
-        assert summary["status"] == "finished" and summary["main_metric"] == "score"
-        logged = {item.key or "/".join(item.nested_key) for r in records
-                  if r.WhichOneof("record_type") == "history" for item in r.history.item}
-        assert "predictions/_type" in logged  # the predictions table
-        tables = list((offline / "files" / "media" / "table").glob("predictions_*.table.json"))
-        (table,) = tables
-        content = read_json(table)
-        assert content["columns"][:2] == ["dialogue_id", "turn"]
-        assert len(content["data"]) == N_DEV  # one row per user turn of the dev split
-        assert all(row[-1] is True for row in content["data"])  # gold == predicted here
-        exits = [r for r in records if r.WhichOneof("record_type") == "exit"]
-        assert exits and exits[0].exit.exit_code == 0  # wandb.finish() ran per job
-
-    # a re-run skips both jobs and opens no new W&B run
-    run_sweep(["test_pair"], workdir, workdir / "data", WANDB_MODE="offline")
-    for run_dir in _jobs(workdir, "test_pair").values():
-        assert len(list((run_dir / "wandb").glob("offline-run-*"))) == 1
 
 
 # ------------------------------------------------------------------ launchers, Optuna
