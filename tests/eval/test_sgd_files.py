@@ -33,6 +33,7 @@ def test_load_predictions_reads_lists_and_mappings_in_file_order(tmp_path):
     _write(tmp_path / "b.json.gz", {"d1": d1.to_json()})
     _write(tmp_path / "a.json", [d2.to_json()])
     _write(tmp_path / sgd.PER_FRAME_OUTPUT_FILENAME, {"d1": d1.to_json()})  # skipped
+    _write(tmp_path / "schema.json", SCHEMA.to_json())  # skipped: a split dir can be scored
     (tmp_path / "notes.txt").write_text("not a prediction")
     predictions = sgd.load_predictions(tmp_path)
     assert list(predictions.dialogues) == ["d2", "d1"]  # a.json before b.json.gz
@@ -244,3 +245,14 @@ def test_module_entry_point_runs(tiny_corpus, tmp_path):
     assert done.returncode == 0, done.stderr
     assert json.loads(output.read_text())["#ALL_SERVICES"]["joint_goal_accuracy"] == 1.0
     assert "JGA" in done.stdout
+
+
+def test_unwritable_per_frame_file_is_a_clear_error(tiny_corpus, tmp_path, capsys):
+    predictions = tmp_path / "pred"
+    d1, d2 = _dialogues()
+    _write(predictions / "p.json", [d1.to_json(), d2.to_json()])
+    (predictions / sgd.PER_FRAME_OUTPUT_FILENAME).mkdir()  # something in the way
+    code = main(["--dstc8_data_dir", str(tiny_corpus), "--eval_set", "dev", "--prediction_dir",
+                 str(predictions), "--output_metric_file", str(tmp_path / "m.json")])
+    assert code == 2
+    assert "cannot write the per-frame file" in capsys.readouterr().err

@@ -120,3 +120,15 @@ def test_cli_rejects_a_prediction_of_another_split(sgd_root, sgd_dev, tmp_path, 
     # dev and test reuse dialogue ids: the first dev dialogue differs from its test namesake
     assert "from_dev.json.gz, dialogue 1_00000" in err and "predicted turns" in err
     assert "check --eval_set" in err
+
+
+def test_cli_scores_the_reference_split_itself_as_one(sgd_root, tmp_path):
+    """The test split directory as the prediction dir (read-only: no per-frame file)."""
+    output = tmp_path / "reference_metrics.json"
+    code = main(["--dstc8_data_dir", str(sgd_root), "--eval_set", "test",
+                 "--prediction_dir", str(sgd_root / "test"), "--output_metric_file",
+                 str(output), "--noper_frame_file", "--quiet"])
+    assert code == 0
+    metrics = json.loads(output.read_text())
+    assert {v for values in metrics.values() for v in values.values()} == {1.0}
+    assert len(metrics) > 20  # every service and domain of the test split

@@ -452,7 +452,8 @@ def prediction_files(path: str | Path, *, exclude: Iterable[str | Path] = ()) ->
     """``*.json`` / ``*.json.gz`` files of a prediction directory (or the one file given).
 
     Sorted by name, like the official evaluator's glob; ``dialogues_and_metrics.json`` (the
-    evaluator's own output) and the ``exclude`` paths (e.g. the metric file) are skipped.
+    evaluator's own output), ``schema.json`` (so a split directory itself can be scored)
+    and the ``exclude`` paths (e.g. the metric file) are skipped.
     """
     path = Path(path)
     if path.is_file():
@@ -467,7 +468,7 @@ def prediction_files(path: str | Path, *, exclude: Iterable[str | Path] = ()) ->
         for p in sorted(path.iterdir())
         if p.is_file()
         and (p.name.endswith(".json") or p.name.endswith(".json.gz"))
-        and p.name.removesuffix(".gz") != PER_FRAME_OUTPUT_FILENAME
+        and p.name.removesuffix(".gz") not in (PER_FRAME_OUTPUT_FILENAME, "schema.json")
         and p.resolve() not in skipped
     ]
     if not files:
@@ -1011,7 +1012,14 @@ def write_official_outputs(
     tmp.write_text(text)
     tmp.replace(path)
     if per_frame_file is not None:
-        write_json(per_frame_file, per_frame_dialogues(prediction_set, report))
+        try:
+            write_json(per_frame_file, per_frame_dialogues(prediction_set, report))
+        except OSError as exc:
+            raise DataError(
+                f"cannot write the per-frame file ({exc.strerror or exc})",
+                file=per_frame_file,
+                hint="make the prediction dir writable or pass --noper_frame_file",
+            ) from exc
 
 
 __all__ = [
