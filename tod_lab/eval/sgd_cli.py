@@ -23,6 +23,11 @@ from pathlib import Path
 
 from tod_lab.errors import TodLabError
 
+CJGA_DEFINITION = (
+    "tod_lab's C-JGA: for the frames of one service in one dialogue, in turn order, the "
+    "product of the JGAs of this and every earlier frame; aggregated like JGA"
+)
+
 
 def _bool(text: str) -> bool:
     lowered = text.lower()
@@ -82,8 +87,7 @@ def print_summary(report, console=None) -> None:
     table = Table(
         title=f"SGD state tracking ({report.protocol}), {report.dialogues} dialogues, "
         f"{len(report.frames)} frames",
-        caption="% of frames; C-JGA = product of the JGAs of a service's frames so far "
-        "(tod_lab's definition)",
+        caption=f"% of frames. C-JGA = {CJGA_DEFINITION}",
     )
     table.add_column("services")
     for label in columns.values():
@@ -127,12 +131,15 @@ def main(argv: list[str] | None = None) -> int:
                 report.flat_metrics(),
                 report.protocols(),
                 main_metric=sgd.JOINT_GOAL_ACCURACY,
-                extra={"evaluation": {
-                    "eval_set": args.eval_set,
-                    "prediction_dir": str(args.prediction_dir),
-                    "dialogues": report.dialogues,
-                    "frames": len(report.frames),
-                }},
+                extra={
+                    "evaluation": {
+                        "eval_set": args.eval_set,
+                        "prediction_dir": str(args.prediction_dir),
+                        "dialogues": report.dialogues,
+                        "frames": len(report.frames),
+                    },
+                    "definitions": {sgd.CONSISTENT_JOINT_GOAL_ACCURACY: CJGA_DEFINITION},
+                },
             )
     except TodLabError as err:
         print(f"error: {err}", file=sys.stderr)
