@@ -25,3 +25,12 @@ def sgd_dev(sgd_root):
     from tod_lab.data.sgd import read_split
 
     return read_split(sgd_root, "dev")
+
+
+@pytest.fixture(scope="session")
+def toy_multiwoz_source(tmp_path_factory):
+    """The embedded MultiWOZ-layout toy corpus (conf/data/toy_multiwoz.yaml), with DB,
+    dialog_acts.json and mwzeval goals, generated once per session."""
+    cfg = OmegaConf.load(CONF / "data" / "toy_multiwoz.yaml")
+    cfg.root = str(tmp_path_factory.mktemp("spectod_toy_multiwoz") / "toy")
+    return instantiate(cfg, _convert_="all")

@@ -67,3 +67,35 @@ def test_oracle_agent_on_multiwoz_fixture_is_scored_by_the_multiwoz_evaluator(
     first = predictions["pmul0001"][0]
     assert first["state"] == {"restaurant": {"pricerange": "cheap", "area": "centre", "food": "chinese"}}
     assert first["active_domains"] == ["restaurant"] and "[name]" in first["response"]
+
+
+def test_oracle_agent_end_to_end_on_toy_multiwoz_inform_success_bleu(toy_multiwoz_source, tmp_path):
+    """Every number of the MultiWOZ path at its ceiling: the agent loop, the DB observations,
+    mwzeval-format predictions, Inform / Success / BLEU / Combined and both JGA flavours.
+
+    The toy corpus is templated, so two dialogues can share a prompt with different gold
+    answers; the oracle therefore answers one dialogue at a time.
+    """
+    from tod_lab.spectod.agent import SpecTODAgent
+    from tod_lab.spectod.scoring import score_multiwoz
+
+    dev = toy_multiwoz_source.read("dev")
+    sample = dev.subset(dev.dialogue_ids[:25])
+    system = SpecTODSystem()
+    rows = system.build_rows(sample, seed=None)
+    agent = SpecTODAgent(system.catalog, system.inventory, system.database(sample), system.prompt)
+    predicted = {}
+    for dialogue in sample:
+        own = {task: [r for r in items if r["dialogue_id"].split("#")[0] == dialogue.dialogue_id]
+               for task, items in rows.items()}
+        oracle = OracleGenerator(own)
+        predicted.update(agent.run([dialogue], oracle))
+        assert oracle.misses == 0, dialogue.dialogue_id
+    result = score_multiwoz(sample, predicted, tmp_path, system.catalog)
+    metrics = result.metrics
+    assert metrics["inform"] == 100.0 and metrics["success"] == 100.0
+    assert metrics["bleu"] == pytest.approx(100.0)
+    assert metrics["combined"] == pytest.approx(200.0)
+    assert metrics["jga_mwzeval"] == pytest.approx(100.0)
+    assert metrics["jga_spectod_fnctod"] == pytest.approx(100.0)
+    assert result.protocols["combined"] == "mwzeval" and result.main_metric == "combined"

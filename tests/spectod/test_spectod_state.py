@@ -125,3 +125,41 @@ def test_sgd_prediction_dialogue_has_a_frame_for_every_service():
     assert out.turns[0].frames[0].state.slot_values == {"s": ("v",)}
     assert out.turns[0].frames[1].state == State()
     assert out.turns[1].frames == ()
+
+
+def test_gold_replay_reproduces_the_toy_sgd_corpus_states(toy_source):
+    dev = toy_source.read("dev")
+    predictions, counters = _replay_sgd(dev, dev.dialogues)
+    _assert_perfect(dev, predictions, counters)
+
+
+def test_gold_replay_reproduces_the_toy_multiwoz_states(toy_multiwoz_source):
+    from pathlib import Path
+
+    from tod_lab.eval.multiwoz import dialogue_key, evaluate_multiwoz, load_references
+    from tod_lab.spectod.db import MultiWOZDB
+
+    dev = toy_multiwoz_source.read("dev")
+    catalog = build_catalog(dev.schema)
+    assert catalog.style == "multiwoz"
+    db = MultiWOZDB.from_split(dev)
+    counters = CallCounters()
+    predictions = {}
+    for dialogue in dev:
+        state = DialogueState()
+        turns = []
+        for turn in gold_turns(dialogue, catalog, db, dialog_acts=dev.extras["dialog_acts"]):
+            for call in turn.record.calls:
+                state.apply(read_call(render_call(call.function, call.arguments), catalog, counters))
+            assert {s: v for s, v in state.slots.items() if v} == {
+                s: v for s, v in turn.slots.items() if v}
+            if turn.record.has_response:
+                turns.append({"response": turn.record.response,
+                              "state": state.multiwoz_state(drop_dontcare=True)})
+        predictions[dialogue_key(dialogue.dialogue_id)] = turns
+    refs = load_references(Path(dev.files[0]).parent.parent, split="dev", success=False, bleu=False)
+    report = evaluate_multiwoz(predictions, refs, bleu=False, success=False, dst=True)
+    metrics = report.flat_metrics()
+    assert metrics["jga_mwzeval"] == pytest.approx(100.0)
+    assert metrics["jga_spectod_fnctod"] == pytest.approx(100.0)
+    assert counters.calls > 1000 and counters.invalid_values == counters.parse_failures == 0

@@ -73,8 +73,8 @@ class PredictedTurn:
         state = DialogueState(self.slots, self.intents)
         return {s: state.sgd_state(s) for s in services}
 
-    def multiwoz_state(self) -> dict[str, dict[str, str]]:
-        return DialogueState(self.slots, self.intents).multiwoz_state()
+    def multiwoz_state(self, *, drop_dontcare: bool = False) -> dict[str, dict[str, str]]:
+        return DialogueState(self.slots, self.intents).multiwoz_state(drop_dontcare=drop_dontcare)
 
 
 @dataclass

@@ -119,7 +119,7 @@ def multiwoz_predictions(
         out[dialogue_key(dialogue.dialogue_id)] = [
             {
                 "response": turn.record.response,
-                "state": turn.multiwoz_state(),
+                "state": turn.multiwoz_state(drop_dontcare=True),
                 "active_domains": [services[name] for name in turn.functions if name in services],
             }
             for turn in predicted[dialogue.dialogue_id]

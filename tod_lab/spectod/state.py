@@ -216,16 +216,21 @@ class DialogueState:
             slot_values={slot: (value,) for slot, value in self.slots.get(service, {}).items()},
         )
 
-    def multiwoz_state(self) -> dict[str, dict[str, str]]:
-        """mwzeval's ``{domain: {slot: value}}`` with the original 2.2 slot names."""
+    def multiwoz_state(self, *, drop_dontcare: bool = False) -> dict[str, dict[str, str]]:
+        """mwzeval's ``{domain: {slot: value}}`` with the original 2.2 slot names.
+
+        ``drop_dontcare``: mwzeval's gold states leave ``dontcare`` out (it is no
+        constraint), so the state written for it does too; the tracked state keeps it.
+        """
         out: dict[str, dict[str, str]] = {}
         for service, values in self.slots.items():
-            if not values:
-                continue
-            out[service] = {
+            kept = {
                 (slot.split("-", 1)[1] if slot.startswith(f"{service}-") else slot): value
                 for slot, value in values.items()
+                if not (drop_dontcare and value == DONTCARE)
             }
+            if kept:
+                out[service] = kept
         return out
 
 
