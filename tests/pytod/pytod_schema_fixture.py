@@ -129,3 +129,24 @@ def schema() -> Schema:
 
 def dialogue() -> Dialogue:
     return Dialogue.from_json(DIALOGUE_JSON)
+
+
+REQUEST_DIALOGUE_JSON = {
+    "dialogue_id": "9_00002",
+    "services": ["Restaurants_9"],
+    "turns": [
+        _user("Book a table at Lotus in San Jose.",
+              [_act("INFORM", "restaurant_name", ["Lotus"]), _act("INFORM", "city", ["San Jose"]),
+               _act("INFORM_INTENT", "intent", ["ReserveRestaurant"])],
+              _state("ReserveRestaurant", {"restaurant_name": ["Lotus"], "city": ["San Jose"]})),
+        _system("What time would you like?", [_act("REQUEST", "time")]),
+        _user("At 8 pm please.", [_act("INFORM", "time", ["8 pm"], ["20:00"])],
+              _state("ReserveRestaurant", {"restaurant_name": ["Lotus"], "city": ["San Jose"],
+                                           "time": ["8 pm"]})),
+        _system("Bye.", [_act("GOODBYE")]),
+    ],
+}
+
+
+def request_dialogue() -> Dialogue:
+    return Dialogue.from_json(REQUEST_DIALOGUE_JSON)

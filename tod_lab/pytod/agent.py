@@ -142,7 +142,11 @@ class Agent:
         self.generator = generator
         self.settings = settings
         self.prompts = PromptSettings(
-            **{**prompts.__dict__, "execution_feedback": settings.execution_feedback}
+            **{
+                **prompts.__dict__,
+                "execution_feedback": settings.execution_feedback,
+                "show_say": settings.predict_say,
+            }
         )
         self.db = db
         self.stats = SupervisorStats()

@@ -101,7 +101,8 @@ _DIRECTION_TOKENS = frozenset(
 def confusable_partner(slot: SlotApi, service: ServiceApi) -> SlotApi | None:
     """The slot of the same service most easily confused with ``slot`` (or None).
 
-    Schema-generic: among slots of the same kind (categorical or not), the one whose name,
+    Schema-generic: among slots of the same kind (categorical or not; any kind when one
+    name contains the other), the one whose name,
     with direction words (origin/destination, check in/out, pickup/dropoff, ...) removed,
     is most similar -- ``origin_city`` ~ ``destination_city``, ``check_in_date`` ~
     ``check_out_date``, ``category`` ~ ``subcategory`` -- if similar enough.
@@ -114,10 +115,13 @@ def confusable_partner(slot: SlotApi, service: ServiceApi) -> SlotApi | None:
 
     best, best_score = None, 0.0
     for other in service.slots.values():
-        if other.name == slot.name or other.is_categorical != slot.is_categorical:
+        if other.name == slot.name:
+            continue
+        nested = slot.ident in other.ident or other.ident in slot.ident  # category/subcategory
+        if other.is_categorical != slot.is_categorical and not nested:
             continue
         score = fuzz.ratio(core(slot.ident), core(other.ident))
-        if slot.ident in other.ident or other.ident in slot.ident:
+        if nested:
             score = max(score, 90.0)
         if score > best_score:
             best, best_score = other, score

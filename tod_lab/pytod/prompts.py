@@ -66,6 +66,7 @@ class PromptSettings:
     max_prompt_chars: int = 6000  # oldest conversation lines are dropped beyond this
     max_history_lines: int | None = None  # optional hard cap on conversation lines
     show_choices: bool = True  # list the possible values of categorical slots
+    show_say: bool = True  # the say(...) policy lines (off when the agent predicts none)
     instruction: str | None = None  # None: the reference's AP instruction
     newline: str = "\n"
 
@@ -174,6 +175,8 @@ def render_line(line: Line, rename: Renumbering, settings: PromptSettings) -> st
         return "Signal: " + SIGNAL_VAR_RE.sub(lambda m: rename(m.group(0)), line.text)
     assert line.statement is not None
     if not settings.execution_feedback and line.origin == "runtime" and _is_hint(line.statement):
+        return None
+    if not settings.show_say and isinstance(line.statement, Call) and line.statement.func == "say":
         return None
     return render_statement(line.statement, rename)
 

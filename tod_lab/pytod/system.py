@@ -80,10 +80,16 @@ class PyTODSystem:
         if self.mode not in MODES:
             raise ConfigError("system.mode", f"{self.mode!r} is not one of {MODES}")
         self.agent_settings: AgentSettings = _settings(AgentSettings, self.agent, "agent")
-        prompt_values = {"execution_feedback": self.agent_settings.execution_feedback}
+        prompt_values = {
+            "execution_feedback": self.agent_settings.execution_feedback,
+            "show_say": self.agent_settings.predict_say,
+        }
         prompt_values.update(self.prompts or {})
         self.prompt_settings: PromptSettings = _settings(PromptSettings, prompt_values, "prompts")
-        example_values = {"ps_examples": self.agent_settings.parser_supervisor}
+        example_values = {
+            "ps_examples": self.agent_settings.parser_supervisor,
+            "say_examples": self.agent_settings.predict_say,
+        }
         example_values.update(self.examples or {})
         self.example_settings: ExampleSettings = _settings(
             ExampleSettings, example_values, "examples"

@@ -1,0 +1,148 @@
+"""AP / PS training examples: formats, seeded train-time shuffles, fixed dev/test prompts,
+PS negatives, schema-generic confusable partners, the datasets cache."""
+
+from __future__ import annotations
+
+import pytest
+from pytod_schema_fixture import dialogue, request_dialogue, schema
+
+from tod_lab.data.schema_io import read_schema
+from tod_lab.data.types import DialogueSplit
+from tod_lab.pytod import examples as examples_module
+from tod_lab.pytod.examples import (
+    ExampleSettings,
+    build_example_datasets,
+    confusable_partner,
+    example_rows,
+)
+from tod_lab.pytod.prompts import PromptSettings, parse_ps_answer
+from tod_lab.pytod.simulator import ApiCatalog
+
+
+def split() -> DialogueSplit:
+    return DialogueSplit("sgd", "train", schema(), (dialogue(),))
+
+
+def rows(seed=0, train=True, **settings):
+    return example_rows(split(), seed=seed, train=train, prompts=PromptSettings(),
+                        settings=ExampleSettings(**settings))
+
+
+def test_ap_examples_one_user_and_one_say_per_user_turn():
+    ap, _, counts = rows(train=False)
+    assert counts.user_turns == 4 and counts.ap_user == 4 and counts.ap_say == 4
+    assert [r["kind"] for r in ap] == ["user", "say"] * 4
+    first = ap[0]
+    assert first["source"].endswith("conversation:\nuser: i want thai food in san jose.")
+    assert first["target"] == 'x1 = restaurants_9_find_restaurants(city="san jose", cuisine="thai")'
+    assert ap[1]["source"].endswith("agent policy:") and ap[1]["target"] == "x3 = say(x2)"
+    assert ap[2]["target"] == (
+        'x4 = select(restaurant_name="bangkok bay", from_results=x1) <new> '
+        'x5 = restaurants_9_reserve_restaurant(time="7 pm", party_size=2)'
+    )
+    assert "- restaurants_9_find_restaurants( # find a restaurant" in first["source"]
+    assert "    party_size: optional[enum] = 2, choices: 1 | 2 | 3 | 4, # number of people" in (
+        first["source"])
+    assert ") # returns: restaurant_name (name of the restaurant)" in first["source"]
+
+
+def test_train_prompts_are_shuffled_with_the_seed_and_dev_prompts_are_fixed():
+    ap_a, _, _ = rows(seed=1)
+    ap_b, _, _ = rows(seed=1)
+    ap_c, _, _ = rows(seed=2)
+    assert ap_a == ap_b
+    assert [r["source"] for r in ap_a] != [r["source"] for r in ap_c]
+    dev_a, _, _ = rows(seed=1, train=False)
+    dev_b, _, _ = rows(seed=2, train=False)
+    assert dev_a == dev_b
+    # the variable numbering starts at a random index in training, at x1 otherwise
+    assert dev_a[0]["target"].startswith("x1 = ")
+    starts = {r["target"].split(" ")[0] for r in (rows(seed=s)[0][0] for s in range(8))}
+    assert len(starts) > 1
+    # every variable is shifted consistently (the target refers to the prompt's names)
+    shifted = ap_c[2]
+    number = int(shifted["target"].split("from_results=x")[1].split(")")[0])
+    assert f"x{number} = restaurants_9_find_restaurants(" in shifted["source"]
+
+
+def test_ps_examples_first_turn_asks_every_unfilled_argument():
+    _, ps, counts = rows(train=False)
+    first = ps[0]
+    assert first["turn"] == 0
+    # FindRestaurants' arguments: city, cuisine (given), price_range, outdoor (not given)
+    assert "1) city of the restaurant?" in first["source"]
+    assert 'answer should be one of the following: "cheap", "moderate", "pricey" or "unanswerable"' in first["source"]
+    assert first["target"] == "1) san jose 2) thai 3) unanswerable 4) unanswerable"
+    assert parse_ps_answer(first["target"], 4) == ["san jose", "thai", None, None]
+    assert counts.ps == len(ps)
+
+
+def test_ps_examples_ask_what_the_system_requested_with_seeded_negatives():
+    data = DialogueSplit("sgd", "train", schema(), (request_dialogue(),))
+
+    def later(seed, train=True, **settings):
+        _, ps, _ = example_rows(data, seed=seed, train=train, prompts=PromptSettings(),
+                                settings=ExampleSettings(**settings))
+        return [r for r in ps if r["turn"] > 0]
+
+    fixed = later(0, train=False)
+    assert len(fixed) == 1
+    assert fixed[0]["source"].endswith(
+        "in the conversation:\nagent: what time would you like?\nuser: at 8 pm please.\n"
+        "1) time of the reservation?\nanswer:")
+    assert fixed[0]["target"] == "1) 8 pm"
+    # p=1: the unfilled party_size is asked too, answer unanswerable
+    negatives = [r for s in range(5) for r in later(s, ps_unknown_probability=1.0)]
+    assert negatives and all("number of people?" in r["source"] for r in negatives)
+    assert all(r["target"].count("unanswerable") == 1 for r in negatives)
+    assert all("unanswerable" not in r["target"]
+               for r in later(0, ps_unknown_probability=0.0, ps_confusable_probability=0.0))
+
+
+@pytest.mark.real_data
+def test_confusable_partners_from_the_real_schema(sgd_root):
+    catalog = ApiCatalog.from_schema(read_schema(sgd_root / "train" / "schema.json"))
+    expected = {
+        ("Flights_1", "origin_city"): "destination_city",
+        ("Flights_1", "return_date"): "departure_date",
+        ("Hotels_2", "check_in_date"): "check_out_date",
+        ("RentalCars_1", "pickup_date"): "dropoff_date",
+        ("Events_1", "category"): "subcategory",
+        ("Buses_1", "from_location"): "to_location",
+    }
+    for (service, slot), partner in expected.items():
+        api = catalog.services[service]
+        found = confusable_partner(api.slots[slot], api)
+        assert found is not None and found.name == partner, (service, slot, found)
+    restaurants = catalog.services["Restaurants_1"]
+    assert confusable_partner(restaurants.slots["restaurant_name"], restaurants) is None
+
+
+def test_example_datasets_are_cached_on_disk(tmp_path, monkeypatch):
+    kwargs = dict(seed=3, train=True, prompts=PromptSettings(), settings=ExampleSettings(),
+                  cache_dir=tmp_path)
+    first, counts = build_example_datasets(split(), **kwargs)
+    assert set(first) == {"ap", "ps"} and len(first["ap"]) == counts.ap
+
+    def boom(*args, **kw):
+        raise AssertionError("rebuilt instead of loaded from the cache")
+
+    monkeypatch.setattr(examples_module, "example_rows", boom)
+    second, counts2 = build_example_datasets(split(), **kwargs)
+    assert second["ap"]["source"] == first["ap"]["source"] and counts2 == counts
+    with pytest.raises(AssertionError):  # another seed is another cache entry
+        build_example_datasets(split(), **{**kwargs, "seed": 4})
+
+
+@pytest.mark.real_data
+def test_examples_from_real_sgd_dialogues(sgd_root):
+    from test_pytod_gold import first_file_split
+
+    data = first_file_split(sgd_root, "dev")
+    data = data.subset(data.dialogue_ids[:40])
+    ap, ps, counts = example_rows(data, seed=0, train=True, prompts=PromptSettings(),
+                                  settings=ExampleSettings())
+    assert counts.ap_user == counts.ap_say == sum(len(d.user_turns) for d in data.dialogues)
+    assert counts.ps > 0
+    assert all(len(r["source"]) <= PromptSettings().max_prompt_chars for r in ap)
+    assert all(r["target"] for r in ap + ps)
