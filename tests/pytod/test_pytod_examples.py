@@ -127,7 +127,7 @@ def test_example_datasets_are_cached_on_disk(tmp_path, monkeypatch):
     def boom(*args, **kw):
         raise AssertionError("rebuilt instead of loaded from the cache")
 
-    monkeypatch.setattr(examples_module, "example_rows", boom)
+    monkeypatch.setattr(examples_module, "iter_examples", boom)
     second, counts2 = build_example_datasets(split(), **kwargs)
     assert second["ap"]["source"] == first["ap"]["source"] and counts2 == counts
     with pytest.raises(AssertionError):  # another seed is another cache entry

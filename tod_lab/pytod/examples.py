@@ -250,6 +250,37 @@ class ExampleCounts:
         return self.ap_user + self.ap_say
 
 
+def iter_examples(
+    split: DialogueSplit,
+    *,
+    seed: int,
+    train: bool,
+    prompts: PromptSettings,
+    settings: ExampleSettings,
+    counts: ExampleCounts | None = None,
+) -> Iterator[tuple[str, dict]]:
+    """``("ap" | "ps", row)`` for every example of the split, counting into ``counts``."""
+    catalog = ApiCatalog.from_schema(split.schema)
+    db = VenueDatabase.from_dir(split.extras["db_dir"]) if split.extras.get("db_dir") else None
+    rng = random.Random(seed) if train else None
+    counts = counts if counts is not None else ExampleCounts()
+    for dialogue in split.dialogues:
+        gold = build_gold(dialogue, catalog, backend_for(dialogue, db))
+        counts.dialogues += 1
+        counts.user_turns += len(gold.turns)
+        for row in ap_examples(gold, catalog, prompts, settings, rng):
+            if row["kind"] == "user":
+                counts.ap_user += 1
+                counts.ap_empty_user += row["target"] == "pass"
+            else:
+                counts.ap_say += 1
+            yield "ap", row
+        if settings.ps_examples:
+            for row in ps_examples(dialogue, gold, catalog, settings, rng):
+                counts.ps += 1
+                yield "ps", row
+
+
 def example_rows(
     split: DialogueSplit,
     *,
@@ -258,28 +289,13 @@ def example_rows(
     prompts: PromptSettings,
     settings: ExampleSettings,
 ) -> tuple[list[dict], list[dict], ExampleCounts]:
-    catalog = ApiCatalog.from_schema(split.schema)
-    db = VenueDatabase.from_dir(split.extras["db_dir"]) if split.extras.get("db_dir") else None
-    rng = random.Random(seed) if train else None
-    ap: list[dict] = []
-    ps: list[dict] = []
     counts = ExampleCounts()
-    for dialogue in split.dialogues:
-        gold = build_gold(dialogue, catalog, backend_for(dialogue, db))
-        counts.dialogues += 1
-        counts.user_turns += len(gold.turns)
-        for row in ap_examples(gold, catalog, prompts, settings, rng):
-            ap.append(row)
-            if row["kind"] == "user":
-                counts.ap_user += 1
-                counts.ap_empty_user += row["target"] == "pass"
-            else:
-                counts.ap_say += 1
-        if settings.ps_examples:
-            for row in ps_examples(dialogue, gold, catalog, settings, rng):
-                ps.append(row)
-                counts.ps += 1
-    return ap, ps, counts
+    rows: dict[str, list[dict]] = {"ap": [], "ps": []}
+    for task, row in iter_examples(
+        split, seed=seed, train=train, prompts=prompts, settings=settings, counts=counts
+    ):
+        rows[task].append(row)
+    return rows["ap"], rows["ps"], counts
 
 
 def content_key(split: DialogueSplit, *parts: object) -> str:
@@ -293,6 +309,24 @@ def content_key(split: DialogueSplit, *parts: object) -> str:
         digest.update(repr(split.schema.to_json()).encode())
     digest.update(repr((EXAMPLES_VERSION, *parts)).encode())
     return digest.hexdigest()[:24]
+
+
+def _chunked_datasets(rows: Iterator[tuple[str, dict]], chunk: int = 20000):
+    """Datasets built chunk by chunk: Arrow tables, not millions of Python strings."""
+    pending: dict[str, list[dict]] = {"ap": [], "ps": []}
+    parts: dict[str, list[datasets.Dataset]] = {"ap": [], "ps": []}
+    for task, row in rows:
+        pending[task].append(row)
+        if len(pending[task]) >= chunk:
+            parts[task].append(datasets.Dataset.from_list(pending[task]))
+            pending[task] = []
+    out: dict[str, datasets.Dataset] = {}
+    for task in ("ap", "ps"):
+        if pending[task]:
+            parts[task].append(datasets.Dataset.from_list(pending[task]))
+        if parts[task]:
+            out[task] = datasets.concatenate_datasets(parts[task])
+    return out
 
 
 def build_example_datasets(
@@ -317,10 +351,11 @@ def build_example_datasets(
             if (target / task).is_dir()
         }
         return loaded, counts
-    ap, ps, counts = example_rows(split, seed=seed, train=train, prompts=prompts, settings=settings)
-    out = {"ap": datasets.Dataset.from_list(ap)}
-    if ps:
-        out["ps"] = datasets.Dataset.from_list(ps)
+    counts = ExampleCounts()
+    out = _chunked_datasets(
+        iter_examples(split, seed=seed, train=train, prompts=prompts, settings=settings,
+                      counts=counts)
+    )
     if target is not None:
         from tod_lab.data.io import write_json
 
@@ -333,3 +368,31 @@ def build_example_datasets(
         tmp.replace(target)
         out = {task: datasets.load_from_disk(str(target / task)) for task in out}
     return out, counts
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m tod_lab.pytod.examples --root SGD_DIR --split train``: example counts."""
+    import argparse
+    import json
+    import time
+
+    from tod_lab.data.sgd import read_split
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--root", required=True)
+    parser.add_argument("--split", default="train")
+    parser.add_argument("--seed", type=int, default=42)
+    args = parser.parse_args(argv)
+    started = time.perf_counter()
+    data = read_split(args.root, args.split)
+    counts = ExampleCounts()
+    for _ in iter_examples(data, seed=args.seed, train=args.split == "train",
+                           prompts=PromptSettings(), settings=ExampleSettings(), counts=counts):
+        pass
+    out = {**asdict(counts), "ap": counts.ap, "seconds": round(time.perf_counter() - started, 1)}
+    print(json.dumps(out))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
