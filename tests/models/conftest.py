@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 from datasets import Dataset
+from omegaconf import DictConfig, open_dict
 
 RESTAURANTS = ["sino", "the italian place", "blue moon", "golden dragon", "casa maria",
                "the green table", "sakura", "le petit bistro"]
@@ -79,6 +80,11 @@ def _one_torch_thread():
 
 
 @pytest.fixture(scope="session")
+def make_booking_rows() -> Callable[[int, int], list[dict[str, str]]]:
+    return booking_task_rows
+
+
+@pytest.fixture(scope="session")
 def booking_rows() -> list[dict[str, str]]:
     return booking_task_rows(240, seed=0)
 
@@ -95,17 +101,51 @@ def chat_examples(booking_rows) -> dict[str, Dataset]:
 
 @pytest.fixture
 def train_tiny(compose, seq2seq_examples, chat_examples) -> Callable:
-    """``train_tiny(model, peft, run_dir, steps=30, extra=[...])`` -> (bundle, cfg)."""
+    """``train_tiny(model, peft, run_dir, steps=30, extra=[...], callbacks=[...])``
+    -> (bundle, cfg)."""
     from tod_lab.models.train import train
 
     def run(model: str, peft: str, run_dir: Path, steps: int = 30, extra: list[str] = (),
-            examples=None):
+            examples=None, callbacks=()):
         cfg = compose([*fast_overrides(model, peft, steps), *extra], run_dir=run_dir)
         if examples is None:
             examples = seq2seq_examples if cfg.model.kind == "seq2seq" else chat_examples
-        return train(cfg, examples, run_dir, model_kind=cfg.model.kind), cfg
+        bundle = train(cfg, examples, run_dir, model_kind=cfg.model.kind, callbacks=callbacks)
+        return bundle, cfg
 
     return run
+
+
+def compose_models_config(overrides: list[str], run_dir: Path) -> DictConfig:
+    """The root conftest's compose_config, usable from module-scoped fixtures."""
+    from hydra import compose, initialize_config_dir
+
+    conf = Path(__file__).resolve().parents[2] / "conf"
+    with initialize_config_dir(config_dir=str(conf), version_base="1.3"):
+        cfg = compose("config", overrides=overrides, return_hydra_config=True)
+    with open_dict(cfg):
+        cfg.hydra.runtime.output_dir = str(run_dir)
+    return cfg
+
+
+@pytest.fixture(scope="session")
+def trained_bundles(tmp_path_factory, seq2seq_examples, chat_examples) -> dict:
+    """t5_tiny and llama_tiny fine-tuned (full) on the booking task: fluent enough that
+    generation tests compare meaningful, multi-token outputs."""
+    import os
+
+    from tod_lab.models.train import train
+
+    os.environ.setdefault("TOD_LAB_CACHE", str(tmp_path_factory.mktemp("cache")))
+    torch.set_num_threads(1)
+    bundles = {}
+    for model, examples in (("t5_tiny", seq2seq_examples), ("llama_tiny", chat_examples)):
+        run_dir = tmp_path_factory.mktemp(model)
+        cfg = compose_models_config(
+            [*fast_overrides(model, "none", 80), "optimizer.lr=3e-3", "logger=none"], run_dir
+        )
+        bundles[model] = train(cfg, examples, run_dir)
+    return bundles
 
 
 def read_losses(run_dir: Path) -> list[float]:

@@ -5,7 +5,8 @@
   so a rerun, a resumed run or another job of a sweep re-uses it.
 - Each epoch mixes the tasks by ``task_weights`` (a multiplier on each task's size: 2.0
   draws every example twice, 0.5 a seeded half), then groups examples of similar length
-  into batches (shuffle, cut into mega-batches, sort each by length, cut into batches,
+  into batches (shuffle, sort by length within mega-batches -- by default the whole epoch,
+  as fairseq does, the shuffle breaking ties differently each epoch -- cut into batches,
   shuffle the batches) and pads each batch only to its own longest row.
 - The batch sampler is seeded by (seed, epoch) and the loader is *stateful*: Lightning
   stores how many batches of the epoch were consumed in each checkpoint and the loader
@@ -67,23 +68,27 @@ def render_chat(tokenizer, messages: Sequence[Mapping[str, Any]],
     spans: list[tuple[int, int]] = []
     cursor = 0
     for i, message in enumerate(messages):
-        upto = tokenizer.apply_chat_template(plain[: i + 1], tokenize=False)
-        if not full.startswith(upto):
-            raise ConfigError(
-                "model.role_map",
-                "the chat template renders a conversation prefix differently from the whole "
-                f"conversation (message {i}, role {message['role']!r}); loss spans cannot be found",
-            )
         content = message["content"].strip()
-        start = full.find(content, cursor) if content else len(upto)
-        if start < 0 or start > len(upto):
+        start = full.find(content, cursor) if content else cursor
+        if start < 0:
             raise ConfigError(
                 "model.role_map",
                 f"the chat template dropped message {i} (role {message['role']!r}); map that role "
                 "to one the template renders, e.g. model.role_map.function=assistant",
             )
-        if message_carries_loss(message):
-            spans.append((start, len(upto)))
+        cursor = start + len(content)
+        if not message_carries_loss(message):
+            continue
+        # where this message's rendering ends (its end marker included) is only known by
+        # rendering the conversation up to it; done for loss messages only (the slow part)
+        upto = tokenizer.apply_chat_template(plain[: i + 1], tokenize=False)
+        if not full.startswith(upto) or len(upto) < cursor:
+            raise ConfigError(
+                "model.role_map",
+                "the chat template renders a conversation prefix differently from the whole "
+                f"conversation (message {i}, role {message['role']!r}); loss spans cannot be found",
+            )
+        spans.append((start, len(upto)))
         cursor = len(upto)
     return RenderedChat(full, tuple(spans))
 
@@ -209,6 +214,7 @@ def tokenize_examples(
         load_from_cache_file=cache_dir is not None,
         num_proc=num_proc if num_proc and num_proc > 1 and len(dataset) > 2000 else None,
         desc=f"tokenising {name}",
+        **kwargs,
     )
 
 
@@ -260,8 +266,8 @@ class LengthGroupedBatchSampler(Sampler[list[int]]):
         seed: int,
         target_lengths: np.ndarray | None = None,
         group_by_length: bool = True,
-        megabatch_factor: int = 200,
-        target_group_batches: int = 8,
+        megabatch_factor: int | None = None,
+        target_group_batches: int = 16,
         shuffle: bool = True,
     ):
         self.lengths = np.asarray(lengths)
@@ -270,7 +276,7 @@ class LengthGroupedBatchSampler(Sampler[list[int]]):
         self.batch_size = batch_size
         self.seed = seed
         self.group_by_length = group_by_length
-        self.megabatch_factor = max(1, megabatch_factor)
+        self.megabatch_factor = megabatch_factor
         self.target_group_batches = target_group_batches
         self.shuffle = shuffle
         self.epoch = 0
@@ -292,7 +298,8 @@ class LengthGroupedBatchSampler(Sampler[list[int]]):
         if self.shuffle:
             indices = rng.permutation(indices)
         if self.group_by_length:
-            size = self.batch_size * self.megabatch_factor
+            size = self.batch_size * self.megabatch_factor if self.megabatch_factor else len(indices)
+            size = max(size, 1)
             indices = np.concatenate(
                 [self._group(indices[lo : lo + size]) for lo in range(0, len(indices), size)]
             ) if len(indices) else indices
@@ -415,8 +422,8 @@ class DataSettings:
     batch_size: int = 16
     eval_batch_size: int = 32
     group_by_length: bool = True
-    megabatch_factor: int = 200
-    target_group_batches: int = 8
+    megabatch_factor: int | None = None  # None: sort the whole epoch (fairseq-style)
+    target_group_batches: int = 16
     task_weights: Mapping[str, float] = field(default_factory=dict)
     val_size: int = 64  # examples held out for validation loss when no val set is given
     num_workers: int = 0

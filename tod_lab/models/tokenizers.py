@@ -199,7 +199,11 @@ def add_tokens_to_pretrained(tokenizer, added_tokens: Sequence[str]) -> list[str
 
 def tokenizer_fingerprint(tokenizer) -> str:
     """Identity of a tokenizer's behaviour (vocab, merges, added tokens, chat template)."""
-    digest = hashlib.sha256(tokenizer.backend_tokenizer.to_str().encode())
+    state = json.loads(tokenizer.backend_tokenizer.to_str())
+    # truncation / padding are per-call settings the backend keeps from the last call
+    state.pop("truncation", None)
+    state.pop("padding", None)
+    digest = hashlib.sha256(json.dumps(state, sort_keys=True).encode())
     digest.update(str(getattr(tokenizer, "chat_template", None)).encode())
     digest.update(str(tokenizer.padding_side).encode())
     return digest.hexdigest()[:16]

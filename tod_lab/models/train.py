@@ -277,6 +277,7 @@ def train(
     model_kind: str | None = None,
     val_examples: Mapping[str, Any] | None = None,
     added_tokens: Sequence[str] = (),
+    callbacks: Sequence[pl.Callback] = (),
 ) -> ModelBundle:
     """Fine-tune ``cfg.model`` with ``cfg.peft`` on ``examples`` ({task: Dataset}).
 
@@ -284,6 +285,7 @@ def train(
     ``val_examples`` ({task: Dataset}) give the validation loss; without them
     ``trainer.data.val_size`` examples are held out. ``added_tokens`` extend
     ``model.added_tokens`` (atomic tokens the system writes, kept by decode).
+    ``callbacks`` are extra Lightning callbacks (e.g. a sweep's pruning callback).
     """
     started = time.perf_counter()
     run_dir = Path(run_dir)
@@ -319,7 +321,7 @@ def train(
         val_examples=val_examples,
     )
     timer = TrainingTimer()
-    trainer = build_trainer(cfg, settings, spec, run_dir, checkpoint_dir, [timer])
+    trainer = build_trainer(cfg, settings, spec, run_dir, checkpoint_dir, [timer, *callbacks])
     accumulate = int(settings.lightning.get("accumulate_grad_batches", 1))
     max_steps = int(settings.lightning.get("max_steps", -1) or -1)
     if max_steps > 0:

@@ -1,0 +1,96 @@
+"""BatchedGenerator: batched greedy == one-by-one greedy, input order, stops, prefixes, scores."""
+
+from __future__ import annotations
+
+import pytest
+
+from tod_lab.models.generate import BatchedGenerator, cut_at_stop
+from tod_lab.systems import Generator
+
+
+def prompts_for(kind: str, rows: list[dict[str, str]]) -> list:
+    if kind == "seq2seq":
+        return [r["source"] for r in rows]
+    return [[{"role": "system", "content": "Write the program."},
+             {"role": "user", "content": r["source"]}] for r in rows]
+
+
+@pytest.fixture(scope="module")
+def unseen_rows(make_booking_rows):
+    rows = make_booking_rows(14, 99)
+    # very different lengths, so batches need real padding
+    rows[3]["source"] = "book it"
+    rows[7]["source"] = rows[7]["source"] + " and also " + rows[8]["source"] + " thanks a lot"
+    return rows
+
+
+@pytest.mark.parametrize("model", ["t5_tiny", "llama_tiny"])
+def test_batched_greedy_equals_one_by_one_in_input_order(model, trained_bundles, unseen_rows):
+    bundle = trained_bundles[model]
+    assert isinstance(bundle.generator(), Generator)
+    prompts = prompts_for(bundle.kind, unseen_rows)
+    batched = bundle.generator(batch_size=4, max_new_tokens=40).generate(prompts)
+    single = bundle.generator(batch_size=1, max_new_tokens=40)
+    one_by_one = [single.generate([p])[0] for p in prompts]
+    assert batched == one_by_one
+    assert len(set(batched)) > 3  # different inputs, different (non-trivial) outputs
+    assert sum(o.startswith("x1 = reserve(") for o in batched) >= len(batched) // 2
+    # outputs follow the inputs, not the length-sorted batches
+    reversed_outputs = bundle.generator(batch_size=4, max_new_tokens=40).generate(prompts[::-1])
+    assert reversed_outputs == batched[::-1]
+
+
+@pytest.mark.parametrize("model", ["t5_tiny", "llama_tiny"])
+def test_beam_search_batched_equals_one_by_one(model, trained_bundles, unseen_rows):
+    bundle = trained_bundles[model]
+    prompts = prompts_for(bundle.kind, unseen_rows[:6])
+    batched = bundle.generator(batch_size=3, max_new_tokens=30).generate(prompts, num_beams=3)
+    single = bundle.generator(batch_size=1, max_new_tokens=30)
+    assert batched == [single.generate([p], num_beams=3)[0] for p in prompts]
+
+
+@pytest.mark.parametrize("model", ["t5_tiny", "llama_tiny"])
+def test_stop_strings_cut_the_output(model, trained_bundles, unseen_rows):
+    generator = trained_bundles[model].generator(max_new_tokens=40)
+    prompts = prompts_for(trained_bundles[model].kind, unseen_rows[:6])
+    full = generator.generate(prompts)
+    stopped = generator.generate(prompts, stop=["<new>"])
+    for whole, cut in zip(full, stopped, strict=True):
+        assert cut == cut_at_stop(whole, ["<new>"]) and "<new>" not in cut
+    assert any("<new>" in whole for whole in full)
+
+
+def test_forced_prefix_continues_the_answer(trained_bundles, unseen_rows):
+    bundle = trained_bundles["llama_tiny"]
+    generator = bundle.generator(max_new_tokens=30)
+    prompts = prompts_for("causal", unseen_rows[:4])
+    prefixes = [f'x1 = reserve(restaurant="{name}' for name in ("sino", "sakura", "blue moon", "sino")]
+    forced = generator.generate(prompts, prefixes=prefixes)
+    # the same as continuing the rendered prompt + prefix as raw text
+    raw = [generator.render_prompt(p, prefix) for p, prefix in zip(prompts, prefixes, strict=True)]
+    assert generator.generate(raw) == forced
+    assert all(not text.startswith("x1 = ") for text in forced)  # prefix not repeated
+    with pytest.raises(ValueError):
+        generator.generate(prompts, prefixes=prefixes[:2])
+
+
+@pytest.mark.parametrize("model", ["t5_tiny", "llama_tiny"])
+def test_score_options_ranks_the_models_own_answer_first(model, trained_bundles, unseen_rows):
+    bundle = trained_bundles[model]
+    generator = bundle.generator(max_new_tokens=40)
+    prompt = prompts_for(bundle.kind, unseen_rows[:1])[0]
+    greedy = generator.generate([prompt])[0]
+    options = [greedy.replace("reserve", "cancel"), greedy, greedy + " x9 = oops()", "no"]
+    scores = generator.score_options(prompt, options)
+    assert max(range(4), key=scores.__getitem__) == 1
+    assert all(s < 0 for s in scores)
+    # batching the options does not change their scores
+    alone = [generator.score_options(prompt, [o])[0] for o in options]
+    assert scores == pytest.approx(alone, abs=1e-4)
+    assert generator.generate([]) == [] and generator.score_options(prompt, []) == []
+
+
+def test_chat_prompts_need_a_causal_model(trained_bundles):
+    generator: BatchedGenerator = trained_bundles["t5_tiny"].generator()
+    with pytest.raises(Exception, match="causal"):
+        generator.generate([[{"role": "user", "content": "hi"}]])
