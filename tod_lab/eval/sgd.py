@@ -169,9 +169,18 @@ def _prod(values: list[float]) -> float:
 
 
 def compute_f1(reference: Sequence[Any], hypothesis: Sequence[Any]) -> tuple[float, float, float]:
-    """Counter-based (f1, precision, recall); an empty denominator gives 1.0 (official)."""
-    if not reference and not hypothesis:
+    """Counter-based (f1, precision, recall); an empty denominator gives 1.0 (official).
+
+    The shortcuts give exactly what the general formula gives: equal lists (empty or not)
+    -> 1.0 everywhere; nothing predicted -> precision 1.0, recall 0.0, F1 0.0; nothing
+    expected -> precision 0.0, recall 1.0, F1 0.0.
+    """
+    if reference == hypothesis:
         return 1.0, 1.0, 1.0
+    if not hypothesis:
+        return 0.0, 1.0, 0.0
+    if not reference:
+        return 0.0, 0.0, 1.0
     ref = Counter(reference)
     hyp = Counter(hypothesis)
     true_positive = sum((ref & hyp).values())
@@ -497,7 +506,7 @@ def _lean_frame(obj: Any) -> Frame:
     return Frame(
         obj["service"],
         (),
-        tuple(SlotSpan(s["slot"], s["start"], s["exclusive_end"]) for s in spans) if spans else (),
+        tuple([SlotSpan(s["slot"], s["start"], s["exclusive_end"]) for s in spans]) if spans else (),
         state,
     )
 
@@ -508,15 +517,16 @@ def _lean_dialogue(
     turns = []
     for index, turn in enumerate(obj["turns"]):
         speaker = turn["speaker"]
-        frames: tuple[Frame, ...] = ()
         if speaker == USER:
             raw_frames = turn["frames"]
-            frames = tuple(_lean_frame(f) for f in raw_frames)
+            frames = tuple([_lean_frame(f) for f in raw_frames])
             for f in raw_frames:
                 if "slots" not in f:
                     without_spans.add((dialogue_id, index, f["service"]))
-        turns.append(Turn(speaker=speaker, utterance=turn["utterance"], frames=frames))
-    return Dialogue(dialogue_id=dialogue_id, services=tuple(obj["services"]), turns=tuple(turns))
+            turns.append(Turn(speaker, turn["utterance"], frames))
+        else:
+            turns.append(Turn(speaker, turn["utterance"]))
+    return Dialogue(dialogue_id, tuple(obj["services"]), tuple(turns))
 
 
 def _entries(data: Any, path: Path) -> Iterator[tuple[str, Any]]:
@@ -881,15 +891,11 @@ def aggregate(
     for name, spec in specs.items():
         for collection in spec.collections:
             members.setdefault(collection, []).append(service_index[name])
-    nan = float("nan")
-    columns = {
-        metric: np.fromiter(
-            (v if (v := f.metrics.get(metric, NA)) != NA else nan for f in frames),
-            dtype=np.float64,
-            count=len(frames),
-        )
-        for metric in metric_names
-    }
+    # one float column per metric, NaN where the frame's value is NA (or absent)
+    table = np.array([[f.metrics.get(m, NA) for m in metric_names] for f in frames], dtype=object)
+    table[table == NA] = np.nan
+    table = table.astype(np.float64)
+    columns = {metric: table[:, j] for j, metric in enumerate(metric_names)}
     per_turn = _per_turn_joint_values(frames, specs) if joint_acc_across_turn else {}
     result: dict[str, dict[str, MetricValue]] = {}
     for collection, services in members.items():
@@ -903,7 +909,7 @@ def aggregate(
                 if turn_values:
                     by_metric[metric] = float(np.mean(turn_values))
                 continue
-            column = columns[metric][mask]
+            column = columns[metric][mask]  # a new contiguous array, frames in order
             column = column[~np.isnan(column)]
             if column.size:
                 by_metric[metric] = float(np.mean(column))
