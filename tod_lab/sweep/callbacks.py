@@ -39,6 +39,9 @@ class CollectSweepCallback(Callback):
         # Every job Hydra launches from now on rewrites its .hydra/overrides.yaml; one second
         # of slack for filesystems with coarse modification times.
         self.started = time.time() - 1.0
+        # the sweep's own files (e.g. an Optuna SQLite study) may go next to jobs/ before any
+        # job runs
+        Path(str(config.hydra.sweep.dir)).mkdir(parents=True, exist_ok=True)
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         sweep_dir = Path(str(config.hydra.sweep.dir))
