@@ -35,7 +35,7 @@ def adapter_weights(run_dir: Path) -> dict[str, torch.Tensor]:
 def assert_same_run(resumed: Path, reference: Path) -> dict:
     got = json.loads((resumed / "train_metrics.json").read_text())
     want = json.loads((reference / "train_metrics.json").read_text())
-    for key in ("global_step", "epoch", "train_loss", "val_loss"):
+    for key in ("global_step", "epochs", "train_loss", "val_loss"):
         assert got[key] == pytest.approx(want[key], rel=1e-6, abs=1e-7), key
     weights, expected = adapter_weights(resumed), adapter_weights(reference)
     assert weights.keys() == expected.keys()

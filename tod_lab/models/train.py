@@ -368,7 +368,8 @@ def train(
         "peft": prepared.peft.method,
         "global_step": int(trainer.global_step),
         "resumed_from_step": timer.start_step,
-        "epoch": int(trainer.current_epoch),
+        # optimiser steps x accumulation / batches per epoch on this rank
+        "epochs": round(trainer.global_step * accumulate / max(1, len(datamodule.train_batch_sampler())), 4),
         "train_loss": float(train_loss) if train_loss is not None else None,
         "val_loss": val_loss,
         "trainable_params": trainable,
