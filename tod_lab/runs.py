@@ -121,19 +121,21 @@ def write_metrics(
     cfg: DictConfig,
     extra: dict[str, Any] | None = None,
 ) -> Path:
-    """``metrics.json``: every number with its protocol and the config that produced it."""
-    missing = sorted(set(metrics) - set(protocols))
-    if missing:
-        raise ValueError(f"metrics without a protocol: {missing}")
-    record = {
-        "metrics": metrics,
-        "protocols": protocols,
-        "main_metric": main_metric,
-        "config_hash": config_hash(cfg),
-        "params": table_params(cfg),
-        **(extra or {}),
-    }
-    return write_json(run_dir / "metrics.json", record)
+    """``metrics.json``: every number with its protocol and the config that produced it.
+
+    The record format and its checks (known protocol families, finite numbers, no metric
+    under two protocols) are the evaluators' (:mod:`tod_lab.eval.records`); a run adds the
+    config hash and the table parameters.
+    """
+    from tod_lab.eval.records import write_metrics_record
+
+    return write_metrics_record(
+        run_dir,
+        metrics,
+        protocols,
+        main_metric=main_metric,
+        extra={"config_hash": config_hash(cfg), "params": table_params(cfg), **(extra or {})},
+    )
 
 
 def read_status(run_dir: Path) -> dict[str, Any] | None:

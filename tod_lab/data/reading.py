@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -28,6 +29,18 @@ def read_dialogue_files(
     not a list of dialogues is always an error: skipping a whole file silently would change
     the numbers without anyone noticing.
     """
+    # Building ~10^6 small frozen objects triggers the cyclic GC over and over (none of them
+    # form cycles): pausing it while reading makes the readers ~2-3x faster.
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _read(files, schema, strict, frames_must_be_listed, transform)
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+
+
+def _read(files, schema, strict, frames_must_be_listed, transform):
     dialogues: list[Dialogue] = []
     skipped: dict[str, str] = {}
     seen: dict[str, str] = {}
