@@ -24,6 +24,7 @@ import logging
 import math
 import netrc
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -116,6 +117,8 @@ class WandbJobCallback(Callback):
             return  # the sweep skips this job: its W&B run exists already
         import wandb
 
+        # by design: Lightning's WandbLogger logs into the run opened here
+        warnings.filterwarnings("ignore", message="There is a wandb run already in progress")
         settings = init_kwargs(config, run_dir)
         run_dir.mkdir(parents=True, exist_ok=True)
         self.run = wandb.init(**settings, reinit="finish_previous")
