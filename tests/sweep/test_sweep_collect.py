@@ -219,3 +219,16 @@ def test_format_cell() -> None:
     assert format_cell(0.81234, 0.0123456, 3) == "0.8123 ± 0.01235"
     assert format_cell(87.2345, math.nan, 1) == "87.23"
     assert format_cell(math.nan, math.nan, 0) == ""
+
+
+def test_sweep_table_metrics_choose_the_markdown_columns(tmp_path: Path) -> None:
+    root = tmp_path / "jobs"
+    for seed in (0, 1):
+        run_dir = make_job(root, "pytod", 0.1, "lora", seed)
+        cfg = OmegaConf.load(run_dir / "config.yaml")
+        cfg.sweep.table_metrics = ["cjga"]
+        OmegaConf.save(cfg, run_dir / "config.yaml")
+    collection = collect(root, out_root=tmp_path / "out", timestamp="T", print_rich=False,
+                         plot=False)
+    header = collection.files["results_md"].read_text().split("\n| ")[1]
+    assert "cjga" in header and "jga" not in header.replace("cjga", "")

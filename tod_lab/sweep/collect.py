@@ -60,6 +60,7 @@ class JobRecord:
     seconds: float | None = None
     config_hash: str | None = None
     sweep_name: str | None = None
+    table_metrics: tuple[str, ...] = ()  # the sweep's choice of results.md columns
 
 
 @dataclass
@@ -164,6 +165,7 @@ def read_job(run_dir: Path) -> JobRecord:
         seconds=float(seconds) if seconds is not None else None,
         config_hash=status.get("config_hash"),
         sweep_name=_select(cfg, "sweep.name"),
+        table_metrics=tuple(_select(cfg, "sweep.table_metrics") or ()),
     )
 
 
@@ -519,6 +521,8 @@ def collect(
     records = [read_job(d) for d in dirs]
     name = name or next((r.sweep_name for r in records if r.sweep_name), None) or (
         job_root.parent.name if job_root.name == "jobs" else job_root.name)
+    if not wanted_metrics:
+        wanted_metrics = list(next((r.table_metrics for r in records if r.table_metrics), ()))
     table = aggregate(records)
     out = Path(out_root) if out_root is not None else default_out_root(job_root, name)
     collection = write_collection(table, out, name, timestamp=timestamp,
