@@ -55,7 +55,7 @@ class FakeScorer:
         score = expected_score(self.fraction, self.seed, len(data), self.bonus)
         return RunResult(
             metrics={"score": score, "aux": round(1 - score, 6)},
-            protocols={"score": "fake_protocol", "aux": "fake_protocol"},
+            protocols={"score": "sgd_official+fake_scorer", "aux": "sgd_official+fake_scorer"},
             main_metric="score",
             files={"predictions": "predictions"},
             details={"resumed_from": resumed_from},

@@ -16,6 +16,7 @@ from tod_lab.data.io import read_json
 from tod_lab.runs import RunRecorder, config_hash, write_metrics
 from tod_lab.sweep.collect import aggregate, collect, format_cell, main, read_job
 
+PROTOCOLS = {"pytod": "sgd_official", "spectod": "mwzeval"}
 SYSTEM_METRICS = {"pytod": ("jga", ["jga", "cjga"]), "spectod": ("combined", ["combined",
                                                                             "bleu"])}
 
@@ -50,7 +51,7 @@ def make_job(root: Path, system: str, fraction: float, peft: str, seed: int, *,
         main_metric, names = SYSTEM_METRICS[system]
         value = 0.3 + 0.5 * fraction + 0.013 * seed + (0.05 if peft == "lora" else 0.0)
         metrics = {m: round(value / (i + 1), 6) for i, m in enumerate(names)}
-        write_metrics(run_dir, metrics, {m: f"{system}_protocol" for m in names},
+        write_metrics(run_dir, metrics, {m: PROTOCOLS[system] for m in names},
                       main_metric=main_metric, cfg=cfg)
         recorder.write_status("finished")
     elif status == "failed":
@@ -150,7 +151,7 @@ def test_markdown_shows_failures_and_mean_std(sweep_root: Path) -> None:
     assert f"| jga | {expected} |" in cells[("pytod", "lora", "1%")]
     assert "## Failed jobs" in text and "CUDA out of memory" in text
     assert text.count("RuntimeError") == 4  # 3 seeds of the failed cell + 1 seed
-    assert "Protocols:" in text and "pytod_protocol" in text
+    assert "Protocols:" in text and "`jga`: sgd_official" in text and "mwzeval" in text
 
 
 def test_latest_pointer_and_plot(sweep_root: Path) -> None:

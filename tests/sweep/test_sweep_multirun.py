@@ -99,7 +99,7 @@ def test_failing_cell_is_isolated_table_equals_metrics_wandb_offline(workdir: Pa
         assert read_json(run_dir / "status.json")["status"] == "finished"
         record = read_json(run_dir / "metrics.json")
         assert record["metrics"]["score"] == expected_score(1.0, seed, N_DEV)
-        assert record["protocols"]["score"] == "fake_protocol"
+        assert record["protocols"]["score"] == "sgd_official+fake_scorer"
         scores.append(record["metrics"]["score"])
 
     rows = {row["data_fraction"]: row for row in _results(workdir, "test_grid")}
