@@ -36,6 +36,8 @@ def test_oracle_agent_reproduces_gold_states_on_the_fixture(tmp_path):
     assert result.details["ablations"] == {
         "execution_feedback": True, "schema_supervisor": "fuzzy", "parser_supervisor": True}
     assert (tmp_path / "agent_log.jsonl").is_file()
+    table = (tmp_path / "metrics_table.md").read_text()
+    assert "| pytod | 1.0000 |" in table and "no-op: previous state (baseline)" in table
 
 
 @pytest.mark.real_data

@@ -146,3 +146,15 @@ def test_examples_from_real_sgd_dialogues(sgd_root):
     assert counts.ps > 0
     assert all(len(r["source"]) <= PromptSettings().max_prompt_chars for r in ap)
     assert all(r["target"] for r in ap + ps)
+
+
+def test_compact_prompts_for_tiny_models():
+    settings = PromptSettings(compact_apis=True, show_say=False, instruction="update the tasks:",
+                              max_history_lines=4)
+    ap, _, _ = example_rows(split(), seed=0, train=False, prompts=settings,
+                            settings=ExampleSettings(say_examples=False))
+    source = ap[-1]["source"]
+    assert source.startswith("update the tasks:\n- restaurants_9_find_restaurants(city, cuisine, ")
+    assert "say(" not in source and "tasks so far:\nx1 = restaurants_9_find_restaurants(" in source
+    assert source.split("conversation:\n")[1].count("\n") == 3  # the last 4 lines only
+    assert all(r["kind"] == "user" for r in ap)

@@ -67,6 +67,7 @@ class PromptSettings:
     max_history_lines: int | None = None  # optional hard cap on conversation lines
     show_choices: bool = True  # list the possible values of categorical slots
     show_say: bool = True  # the say(...) policy lines (off when the agent predicts none)
+    compact_apis: bool = False  # one line per API: tool(required, optional?) (tiny models)
     instruction: str | None = None  # None: the reference's AP instruction
     newline: str = "\n"
 
@@ -124,6 +125,10 @@ def render_api(
     api: IntentApi, service: ServiceApi, settings: PromptSettings, rand: PromptRandomness
 ) -> str:
     nl = settings.newline
+    if settings.compact_apis:
+        args = [service.slots[s].ident for s in rand.shuffled(api.required)]
+        args += [service.slots[s].ident + "?" for s in rand.shuffled(list(api.optional))]
+        return f"- {api.tool}({', '.join(args)})"
     head = f"- {api.tool}("
     if settings.describe_apis and api.description:
         head += f" # {api.description}"

@@ -251,6 +251,10 @@ class PyTODSystem:
                     protocols[f"baseline_{name}_{key}"] = report.protocol
         details["dialogues"] = len(predictions)
         details["frames"] = len(report.frames)
+        table = metrics_table(metrics, report.protocol, len(predictions), data)
+        (run_dir / "metrics_table.md").write_text(table)
+        files["metrics_table"] = str(run_dir / "metrics_table.md")
+        log.info("\n%s", table)
         return RunResult(
             metrics=metrics,
             protocols=protocols,
@@ -278,6 +282,36 @@ class PyTODSystem:
         log.warning("no train schema found for %s/%s: every service counts as seen",
                     data.corpus, data.split)
         return data.schema
+
+
+def metrics_table(
+    metrics: Mapping[str, float], protocol: str, dialogues: int, data: DialogueSplit
+) -> str:
+    """Markdown: the system's JGA / C-JGA next to the trivial baselines, same dialogues."""
+    rows = [("pytod", "")]
+    if "baseline_empty_joint_goal_accuracy" in metrics:
+        rows += [("empty state (baseline)", "baseline_empty_"),
+                 ("no-op: previous state (baseline)", "baseline_noop_")]
+
+    def cell(key: str) -> str:
+        value = metrics.get(key)
+        return f"{value:.4f}" if isinstance(value, float) else "-"
+
+    lines = [
+        f"{data.corpus} {data.split}{' ' + data.variant if data.variant else ''}: "
+        f"{dialogues} dialogues, protocol {protocol} (C-JGA: a frame counts only if every "
+        "earlier frame of its service in the dialogue was right too)",
+        "",
+        "| system | JGA | JGA seen | JGA unseen | C-JGA |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for name, prefix in rows:
+        jga = f"{prefix}joint_goal_accuracy"
+        cjga = cell("consistent_joint_goal_accuracy") if not prefix else "-"
+        lines.append(
+            f"| {name} | {cell(jga)} | {cell(jga + '_seen')} | {cell(jga + '_unseen')} | {cjga} |"
+        )
+    return "\n".join(lines) + "\n"
 
 
 # --------------------------------------------------------------------------- baselines
