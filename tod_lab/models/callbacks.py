@@ -31,13 +31,16 @@ class TrainingTimer(pl.Callback):
 
     def __init__(self) -> None:
         self.started: float | None = None
+        self.cpu_started = 0.0
         self.seconds = 0.0
+        self.cpu_seconds = 0.0  # CPU time of this process: robust to a busy shared machine
         self.start_step = 0  # > 0 when the run resumed from a checkpoint
 
     def on_train_start(self, trainer, pl_module) -> None:
         import time
 
         self.started = time.perf_counter()
+        self.cpu_started = time.process_time()
         self.start_step = int(trainer.global_step)
 
     def on_train_end(self, trainer, pl_module) -> None:
@@ -45,3 +48,4 @@ class TrainingTimer(pl.Callback):
 
         if self.started is not None:
             self.seconds = time.perf_counter() - self.started
+            self.cpu_seconds = time.process_time() - self.cpu_started

@@ -218,6 +218,12 @@ def tokenize_examples(
     )
 
 
+def column_array(dataset: Dataset, name: str) -> np.ndarray:
+    """A numeric column as numpy in one vectorised read (``dataset[name]`` is a lazy column
+    that ``np.asarray`` would read row by row; ``[:]`` honours ``select`` index maps)."""
+    return np.asarray(dataset.with_format("numpy", columns=[name])[name][:])
+
+
 # ----------------------------------------------------------------------------- batching
 
 
@@ -503,8 +509,8 @@ class ExampleDataModule(pl.LightningDataModule):
             val_parts = [self._tokenized(f"val/{n}", d) for n, d in sorted(self.val_examples.items())]
         self.train_set = concatenate_datasets(train_parts)
         self.val_set = concatenate_datasets(val_parts) if val_parts else None
-        self.lengths = np.asarray(self.train_set["length"])
-        self.target_lengths = np.asarray(self.train_set["target_length"])
+        self.lengths = column_array(self.train_set, "length")
+        self.target_lengths = column_array(self.train_set, "target_length")
         s = self.tokenize_settings
         limit = s.max_source_length if s.kind == "seq2seq" else s.max_length
         self.truncated = int((self.lengths >= limit).sum())
@@ -553,7 +559,7 @@ class ExampleDataModule(pl.LightningDataModule):
         self.setup("fit")
         if self.val_set is None or len(self.val_set) == 0:
             return []
-        lengths = np.asarray(self.val_set["length"])
+        lengths = column_array(self.val_set, "length")
         order = np.argsort(-lengths, kind="stable")
         world, rank = distributed_world()
         order = order[rank::world] if world > 1 else order

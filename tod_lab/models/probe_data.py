@@ -8,9 +8,13 @@ system's example builder.
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 from datasets import Dataset
 
 from tod_lab.data.types import DialogueSplit
+from tod_lab.errors import DataError
 
 
 def state_string(frames) -> str:
@@ -58,3 +62,23 @@ def state_chat_examples(split: DialogueSplit, limit: int | None = None) -> Datas
         for row in state_rows(split, limit)
     ]
     return Dataset.from_list(rows)
+
+
+def shared_sgd_root() -> Path:
+    """``$TOD_LAB_SHARED_DATA/sgd`` (default ``../shared/data/sgd`` beside the checkout):
+    where the benchmarks find real SGD text."""
+    repo = Path(__file__).resolve().parents[2]
+    root = Path(os.environ.get("TOD_LAB_SHARED_DATA", repo.parent / "shared" / "data")) / "sgd"
+    if not (root / "dev" / "schema.json").is_file():
+        raise DataError(
+            "real SGD dialogues are needed for this benchmark",
+            file=root,
+            hint="set TOD_LAB_SHARED_DATA to the directory holding sgd/",
+        )
+    return root
+
+
+def read_probe_split(split: str = "dev") -> DialogueSplit:
+    from tod_lab.data.sgd import read_split
+
+    return read_split(shared_sgd_root(), split)

@@ -379,6 +379,7 @@ def train(
         "truncated_examples": datamodule.truncated,
         "target_tokens": int(module.target_tokens_seen),
         "train_seconds": round(timer.seconds, 3),
+        "train_cpu_seconds": round(timer.cpu_seconds, 3),
         "target_tokens_per_second": round(module.target_tokens_seen / timer.seconds, 2)
         if timer.seconds else None,
         "seconds": round(time.perf_counter() - started, 3),
