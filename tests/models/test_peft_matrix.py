@@ -30,8 +30,7 @@ COMBOS = [
 def test_method_trains_saves_reloads_generates(model, peft, train_tiny, logged_losses, tmp_path,
                                                booking_rows):
     steps = 40
-    bundle, cfg = train_tiny(model, peft, tmp_path, steps=steps, 
-                             extra=[f"optimizer.lr={TEST_LR.get((model, peft), TEST_LR[peft])}"])
+    bundle, cfg = train_tiny(model, peft, tmp_path, steps=steps, extra=[f"optimizer.lr={TEST_LR[peft]}"])
 
     losses = logged_losses(tmp_path)
     assert len(losses) == steps
@@ -50,6 +49,8 @@ def test_method_trains_saves_reloads_generates(model, peft, train_tiny, logged_l
         assert (tmp_path / "model" / "adapter" / "adapter_config.json").is_file()
         assert (tmp_path / "checkpoints" / "adapter-last" / "adapter_config.json").is_file()
     assert (tmp_path / "checkpoints" / "last.ckpt").is_file()
+    header = (tmp_path / "logs" / "metrics.csv").read_text().splitlines()[0]
+    assert "lr-AdamW" in header  # the learning rate is logged per step
 
     prompts = [r["source"] for r in booking_rows[:3]]
     if bundle.kind == "causal":
@@ -60,3 +61,28 @@ def test_method_trains_saves_reloads_generates(model, peft, train_tiny, logged_l
     after = reloaded.generator(max_new_tokens=12).generate(prompts)
     assert len(after) == 3 and all(isinstance(t, str) for t in after)
     assert after == before
+
+
+@pytest.mark.parametrize(("model", "peft"), [("t5_tiny", "lora"), ("llama_tiny", "lora"),
+                                             pytest.param("llama_tiny", "qlora", marks=pytest.mark.slow),
+                                             pytest.param("t5_tiny", "prompt", marks=pytest.mark.slow)])
+def test_gradient_checkpointing_with_peft_gives_the_same_training(model, peft, train_tiny,
+                                                                  logged_losses, tmp_path):
+    """Recomputing activations in the backward pass (dropout RNG replayed) must not change
+    what is learnt: same per-step losses with and without checkpointing."""
+    extra = [f"optimizer.lr={TEST_LR[peft]}"]
+    train_tiny(model, peft, tmp_path / "plain", steps=8, extra=extra)
+    bundle, _ = train_tiny(model, peft, tmp_path / "ckpt", steps=8,
+                           extra=[*extra, "trainer.gradient_checkpointing=true"])
+    base = bundle.model.get_base_model()
+    assert base.is_gradient_checkpointing
+    assert logged_losses(tmp_path / "ckpt") == pytest.approx(logged_losses(tmp_path / "plain"),
+                                                             rel=1e-4)
+
+
+def test_prefix_tuning_with_gradient_checkpointing_is_refused_clearly(train_tiny, tmp_path):
+    from tod_lab.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="trainer.gradient_checkpointing.*prefix"):
+        train_tiny("t5_tiny", "prefix", tmp_path, steps=2,
+                   extra=["trainer.gradient_checkpointing=true"])

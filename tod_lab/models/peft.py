@@ -163,6 +163,13 @@ def build_peft_config(spec: PeftSpec, *, family: str, kind: str, total_steps: in
 def apply_peft(model, spec: PeftSpec, *, family: str, kind: str, total_steps: int,
                gradient_checkpointing: bool = False, new_token_ids: list[int] | None = None):
     """Wrap ``model`` for ``spec.method`` (returns it unchanged for full fine-tuning)."""
+    if gradient_checkpointing and spec.method == "prefix":
+        raise ConfigError(
+            "trainer.gradient_checkpointing",
+            "prefix tuning cannot be combined with gradient checkpointing (peft refuses it: the "
+            "prefixes live in the attention cache that checkpointing recomputes)",
+            "set trainer.gradient_checkpointing=false, or use peft=lora / peft=prompt",
+        )
     if gradient_checkpointing:
         model.config.use_cache = False
     if not spec.is_peft:

@@ -65,6 +65,7 @@ class TrainSettings:
     checkpoint_dir: str | None = None  # default <run_dir>/checkpoints
     resume: str | None = "auto"  # auto: <checkpoint_dir>/last.ckpt if present; null; a path
     final_validation: bool = True
+    num_threads: int | None = None  # torch intra-op threads (1 avoids oversubscribing shared CPUs)
 
     @classmethod
     def from_config(cls, cfg: DictConfig | Mapping | None) -> TrainSettings:
@@ -87,7 +88,7 @@ class TrainSettings:
             "checkpoint_dir": checkpoint.get("dir"),
             "resume": checkpoint.get("resume", "auto"),
         }
-        for key in ("gradient_checkpointing", "progress_bar", "final_validation"):
+        for key in ("gradient_checkpointing", "progress_bar", "final_validation", "num_threads"):
             if key in raw:
                 settings[key] = raw.pop(key)
         if raw:
@@ -294,6 +295,8 @@ def train(
     settings = TrainSettings.from_config(OmegaConf.select(cfg, "trainer"))
     seed = int(OmegaConf.select(cfg, "seed", default=0))
     pl.seed_everything(seed, workers=True, verbose=False)
+    if settings.num_threads:
+        torch.set_num_threads(int(settings.num_threads))
     checkpoint_dir = Path(settings.checkpoint_dir or run_dir / "checkpoints")
     export_dir = run_dir / "model"
 
