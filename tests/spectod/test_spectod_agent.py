@@ -99,3 +99,29 @@ def test_oracle_agent_end_to_end_on_toy_multiwoz_inform_success_bleu(toy_multiwo
     assert metrics["jga_mwzeval"] == pytest.approx(100.0)
     assert metrics["jga_spectod_fnctod"] == pytest.approx(100.0)
     assert result.protocols["combined"] == "mwzeval" and result.main_metric == "combined"
+
+
+def test_forced_prefixes_end_on_a_token_boundary_of_the_training_text(multiwoz_root, shared_data):
+    """A byte-level BPE merges a space with the next character (`` {``); a forced prefix that
+    ended in a space would put the model at a token boundary it never saw in training."""
+    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+
+    from tod_lab.data.multiwoz import read_split
+    from tod_lab.spectod.prompts import RESPONSE_PREFIX, call_prefix
+
+    system = SpecTODSystem(db_dir=str(shared_data / "multiwoz22" / "db"))
+    rows = system.build_rows(read_split(multiwoz_root, "train"), seed=0)
+    texts = [m["content"] for r in rows["e2e"] for m in r["messages"]] * 20
+    tokenizer = Tokenizer(models.BPE())
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.train_from_iterator(texts, trainers.BpeTrainer(vocab_size=400, show_progress=False))
+    targets = [m["content"] for r in rows["e2e"] for m in r["messages"] if m["loss"]]
+    for target in targets:
+        prefix = call_prefix(json.loads(target[15:-16])["function"]) if target.startswith(
+            "<function_call>") else RESPONSE_PREFIX
+        assert target.startswith(prefix)
+        whole = tokenizer.encode(target).ids
+        head = tokenizer.encode(prefix).ids
+        assert whole[: len(head)] == head, (prefix, target)
+        # the old prefixes (trailing space) would not be
+        assert tokenizer.encode(prefix + " ").ids != whole[: len(head) + 1]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tod_lab.data.types import DialogueSplit, Frame, ServiceCall, Schema, Turn, Dialogue
+from tod_lab.data.types import Dialogue, DialogueSplit, Frame, Schema, ServiceCall, Turn
 from tod_lab.errors import DataError
 from tod_lab.spectod.db import MultiWOZDB, ServiceResultsDB
 

@@ -5,12 +5,12 @@ Per user turn, for every dialogue of a wave at once:
 1. domain prediction — which functions the turn concerns (the agent's own earlier
    responses are the history; nothing gold is shown);
 2. DST — for each predicted function, generation is forced to continue
-   ``<function_call>{"function": "<fn>", "arguments": `` and stops at ``</function_call>``;
+   ``<function_call>{"function": "<fn>", "arguments":`` and stops at ``</function_call>``;
    the call is parsed, unknown arguments and invalid enum values are dropped (counted) and
    the cumulative state is updated;
 3. DB — the state of that function queried, the observation ``There are N entities match``
    appended (``Do not need to call function`` when no function was predicted);
-4. policy + response — forced to start with ``Action: ``, greedy, stops at a blank line.
+4. policy + response — forced to start with ``Action:``, greedy, stops at a blank line.
 
 Every prompt is rendered by :mod:`tod_lab.spectod.prompts` from the agent's own
 :class:`TurnRecord` s — the very code that renders the gold training conversations.
@@ -29,9 +29,9 @@ from tod_lab.spectod.db import Database
 from tod_lab.spectod.examples import ActionInventory, PromptConfig, domain_messages
 from tod_lab.spectod.functions import FunctionCatalog, FunctionSpec
 from tod_lab.spectod.prompts import (
-    ACTION_PREFIX,
     CALL_CLOSE,
     E2E_INSTRUCTIONS,
+    RESPONSE_PREFIX,
     CallRecord,
     TurnRecord,
     call_prefix,
@@ -244,7 +244,7 @@ class SpecTODAgent:
             prompts,
             max_new_tokens=self.settings.response_max_new_tokens,
             stop=list(self.settings.response_stop),
-            prefixes=[ACTION_PREFIX] * len(prompts),
+            prefixes=[RESPONSE_PREFIX] * len(prompts),
         )
         answers = dict(zip((id(s) for s in has_response), texts, strict=True))
         for session in active:
@@ -252,7 +252,7 @@ class SpecTODAgent:
             action: dict[str, dict[str, list[str]]] = {}
             response = ""
             if text is not None:
-                parsed, response = parse_assistant(ACTION_PREFIX + text)
+                parsed, response = parse_assistant(RESPONSE_PREFIX + text)
                 if parsed is None:
                     self.stats.unparsable_actions += 1
                 else:

@@ -35,6 +35,7 @@ CALL_CLOSE = "</function_call>"
 NO_CALL_OBSERVATION = "Do not need to call function"
 NO_DB_OBSERVATION = "Do not need to query the database"
 ACTION_PREFIX = "Action: "
+RESPONSE_PREFIX = "Action:"  # the forced start of an answer (no trailing space, see call_prefix)
 NO_DOMAIN = "none"
 
 # Paraphrased instructions; one is sampled per example with the run's seed. Inference uses
@@ -106,9 +107,14 @@ def render_call(function: str, arguments: Mapping[str, str]) -> str:
 
 
 def call_prefix(function: str) -> str:
-    """The forced start of a call: generation continues with the arguments object."""
+    """The forced start of a call: generation continues with `` {`` + the arguments.
+
+    No trailing space: BPE tokenizers merge the space with the next character (`` {``), so
+    a prefix ending in a space would leave the model at a token boundary it never saw in
+    training.
+    """
     head = json.dumps({"function": function}, ensure_ascii=False)[:-1]
-    return f'{CALL_OPEN}{head}, "arguments": '
+    return f'{CALL_OPEN}{head}, "arguments":'
 
 
 def observation_text(count: int | None) -> str:

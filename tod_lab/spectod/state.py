@@ -18,11 +18,9 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
-
-from collections.abc import Sequence
 
 from tod_lab.data.types import DONTCARE, NONE_INTENT, Dialogue, Frame, State, Turn
 from tod_lab.spectod.functions import INTENT_ARGUMENT, FunctionCatalog, FunctionSpec
