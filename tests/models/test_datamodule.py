@@ -63,6 +63,15 @@ def test_causal_loss_covers_exactly_the_loss_messages(chat_tokenizer):
     assert out["target_length"][0] == len(kept)
 
 
+def test_causal_model_on_source_target_pairs_learns_the_target_only(chat_tokenizer):
+    out = ExampleTokenizer(chat_tokenizer, TokenizeSettings(kind="causal"))(
+        {"source": ["a table for 2 "], "target": ["Action: inform"]}
+    )
+    kept = [t for t in out["labels"][0] if t != IGNORE_INDEX]
+    assert chat_tokenizer.decode(kept) == "Action: inform<|end|>"
+    assert chat_tokenizer.decode(out["input_ids"][0]) == "<s>a table for 2 Action: inform<|end|>"
+
+
 def test_a_template_that_drops_a_role_is_reported(chat_tokenizer):
     chat_tokenizer = chat_tokenizer.__class__.from_pretrained(chat_tokenizer.name_or_path)
     chat_tokenizer.chat_template = (
@@ -169,6 +178,12 @@ def test_datamodule_holds_out_validation_and_rejects_unknown_task_weights(seq2se
     assert [(t.name, t.size) for t in module.tasks] == [("ap", 112), ("ps", 56)]
     batch = next(iter(module.train_dataloader()))
     assert batch["input_ids"].shape[0] == 8 and batch["labels"].shape[0] == 8
+    given = ExampleDataModule(examples, seq2seq_tokenizer, tokenize=TokenizeSettings(kind="seq2seq"),
+                              data=DataSettings(batch_size=8), seed=0, cache_dir=tmp_path,
+                              val_examples={"ap": Dataset.from_list(booking_rows[200:205])})
+    given.setup("fit")
+    assert len(given.val_set) == 5 and len(given.train_set) == 180  # nothing held out
+    assert sum(len(b["input_ids"]) for b in given.val_dataloader()) == 5
     with pytest.raises(ConfigError, match="task_weights"):
         ExampleDataModule(examples, seq2seq_tokenizer, tokenize=TokenizeSettings(kind="seq2seq"),
                           data=DataSettings(task_weights={"dst": 2.0}), seed=0)

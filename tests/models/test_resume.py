@@ -59,6 +59,9 @@ def test_crash_then_rerun_matches_uninterrupted_run(train_tiny, tmp_path):
     train_tiny("t5_tiny", "lora", crashed, steps=40, extra=extra)  # the same command again
     metrics = assert_same_run(crashed, tmp_path / "straight")
     assert metrics["resumed_from_step"] == 30  # mid second epoch
+    # once finished, the same command again trains nothing and reports the same figures
+    train_tiny("t5_tiny", "lora", crashed, steps=40, extra=extra)
+    assert assert_same_run(crashed, tmp_path / "straight")["resumed_from_step"] == 40
     # checkpoints hold the adapter only, not the frozen base
     state = torch.load(crashed / "checkpoints" / "last.ckpt", weights_only=False)["state_dict"]
     assert state and all("lora_" in k for k in state)

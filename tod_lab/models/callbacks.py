@@ -34,14 +34,12 @@ class TrainingTimer(pl.Callback):
         self.cpu_started = 0.0
         self.seconds = 0.0
         self.cpu_seconds = 0.0  # CPU time of this process: robust to a busy shared machine
-        self.start_step = 0  # > 0 when the run resumed from a checkpoint
 
     def on_train_start(self, trainer, pl_module) -> None:
         import time
 
         self.started = time.perf_counter()
         self.cpu_started = time.process_time()
-        self.start_step = int(trainer.global_step)
 
     def on_train_end(self, trainer, pl_module) -> None:
         import time

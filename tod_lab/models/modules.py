@@ -53,6 +53,9 @@ class TodLanguageModule(pl.LightningModule):
         # adapter-only checkpoints hold a subset of the state dict; load them non-strictly
         self.strict_loading = not adapter_only_checkpoints
         self.target_tokens_seen = 0  # label tokens trained on (throughput accounting)
+        self.last_train_loss: float | None = None  # kept in checkpoints: a rerun of a
+        # finished run reports the same final loss
+        self.resumed_from_step = 0  # global step of the checkpoint this run resumed from
 
     # -- steps -------------------------------------------------------------------------
     def forward(self, batch: dict[str, torch.Tensor]):
@@ -62,6 +65,7 @@ class TodLanguageModule(pl.LightningModule):
         loss = self(batch).loss
         tokens = int((batch["labels"] != IGNORE_INDEX).sum())
         self.target_tokens_seen += tokens
+        self.last_train_loss = float(loss.detach())
         self.log("train_loss", loss, prog_bar=True, on_step=True, on_epoch=False,
                  batch_size=batch["input_ids"].shape[0])
         return loss
@@ -104,13 +108,15 @@ class TodLanguageModule(pl.LightningModule):
             }
         # Lightning does not restore RNG states; dropout after a resume must draw the same
         # numbers as the uninterrupted run did
-        checkpoint[RNG_KEY] = {"torch": torch.get_rng_state()}
+        checkpoint[RNG_KEY] = {"torch": torch.get_rng_state(), "last_train_loss": self.last_train_loss}
         if torch.cuda.is_available():
             checkpoint[RNG_KEY]["cuda"] = torch.cuda.get_rng_state_all()
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        self.resumed_from_step = int(checkpoint.get("global_step", 0))
         state = checkpoint.get(RNG_KEY)
         if state:
             torch.set_rng_state(state["torch"])
+            self.last_train_loss = state.get("last_train_loss")
             if "cuda" in state and torch.cuda.is_available():
                 torch.cuda.set_rng_state_all(state["cuda"])

@@ -359,7 +359,6 @@ def train(
     )
     module.model.train()  # from_pretrained() leaves models in eval mode (dropout off)
     trainer.fit(module, datamodule=datamodule, ckpt_path=_resume_path(settings, checkpoint_dir))
-    train_loss = trainer.callback_metrics.get("train_loss")
     trainer.save_checkpoint(str(checkpoint_dir / "last.ckpt"))  # a rerun finds training done
     val_loss = None
     if settings.final_validation and datamodule.val_set is not None and len(datamodule.val_set):
@@ -370,10 +369,10 @@ def train(
         "model": spec.name,
         "peft": prepared.peft.method,
         "global_step": int(trainer.global_step),
-        "resumed_from_step": timer.start_step,
+        "resumed_from_step": module.resumed_from_step,
         # optimiser steps x accumulation / batches per epoch on this rank
         "epochs": round(trainer.global_step * accumulate / max(1, len(datamodule.train_batch_sampler())), 4),
-        "train_loss": float(train_loss) if train_loss is not None else None,
+        "train_loss": module.last_train_loss,  # of the last optimisation step
         "val_loss": val_loss,
         "trainable_params": trainable,
         "total_params": total,
