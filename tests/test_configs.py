@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import CONF_DIR, REPO, compose_config
+from lab_testing import CONF_DIR, REPO, compose_config
 from omegaconf import OmegaConf
 
 # groups that are not selected by a plain `group=option` override

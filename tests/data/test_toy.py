@@ -12,7 +12,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from conftest import REPO, compose_config
+from lab_testing import REPO, compose_config
 from hydra.utils import instantiate
 
 from tod_lab.data import sgd

@@ -12,7 +12,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from conftest import compose_config
+from lab_testing import compose_config
 from hydra.utils import instantiate
 
 from tod_lab.data import multiwoz
@@ -372,7 +372,7 @@ def test_stats_cli_works_on_the_multiwoz_variant(tmp_path):
     import subprocess
     import sys
 
-    from conftest import REPO
+    from lab_testing import REPO
 
     env = {**os.environ, "TOD_LAB_ROOT": str(tmp_path), "TOD_LAB_CACHE": str(tmp_path / "cache")}
     proc = subprocess.run(
