@@ -69,7 +69,7 @@ def test_causal_model_on_source_target_pairs_learns_the_target_only(chat_tokeniz
     )
     kept = [t for t in out["labels"][0] if t != IGNORE_INDEX]
     assert chat_tokenizer.decode(kept) == "Action: inform<|end|>"
-    assert chat_tokenizer.decode(out["input_ids"][0]) == "<s>a table for 2 Action: inform<|end|>"
+    assert chat_tokenizer.decode(out["input_ids"][0]) == "a table for 2 Action: inform<|end|>"
 
 
 def test_a_template_that_drops_a_role_is_reported(chat_tokenizer):

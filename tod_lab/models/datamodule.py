@@ -139,10 +139,11 @@ class ExampleTokenizer:
             "target_length": [len(x) for x in tgt["input_ids"]],
         }
 
-    def _encode_with_spans(self, texts: list[str], spans: list[Sequence[tuple[int, int]]]):
+    def _encode_with_spans(self, texts: list[str], spans: list[Sequence[tuple[int, int]]],
+                           add_special_tokens: bool = False):
         enc = self.tokenizer(
             texts,
-            add_special_tokens=False,
+            add_special_tokens=add_special_tokens,
             return_offsets_mapping=True,
             truncation=True,
             max_length=self.settings.max_length,
@@ -163,16 +164,16 @@ class ExampleTokenizer:
         return self._encode_with_spans([r.text for r in rendered], [r.loss_spans for r in rendered])
 
     def _causal_pairs(self, sources: list[str], targets: list[str]) -> dict[str, list]:
-        # a causal model trained on plain pairs: bos? + source + target + eos, loss on target
-        tok = self.tokenizer
-        bos = tok.bos_token or ""
+        # a causal model trained on plain pairs: source + target + eos, loss on target; the
+        # tokenizer adds its BOS (if it has one) exactly as it does for a raw-string prompt
+        # at generation time
+        eos = self.tokenizer.eos_token or ""
         texts, spans = [], []
         for source, target in zip(sources, targets, strict=True):
-            head = bos + source
-            text = head + target + (tok.eos_token or "")
+            text = source + target + eos
             texts.append(text)
-            spans.append(((len(head), len(text)),))
-        return self._encode_with_spans(texts, spans)
+            spans.append(((len(source), len(text)),))
+        return self._encode_with_spans(texts, spans, add_special_tokens=True)
 
 
 def check_examples(name: str, dataset: Dataset, kind: str) -> None:

@@ -104,9 +104,12 @@ class BatchedGenerator:
     def _encode(self, texts: Sequence[str], chat: Sequence[bool]) -> list[list[int]]:
         limit = self.settings.max_input_length
         encoded = []
+        bos = self.tokenizer.bos_token
         for text, is_chat in zip(texts, chat, strict=True):
-            # seq2seq sources get </s> like in training; a rendered chat carries its own BOS
-            ids = self.tokenizer(text, add_special_tokens=not is_chat)["input_ids"]
+            # as in training: seq2seq sources get </s>, raw causal text the tokenizer's BOS;
+            # a rendered chat (or raw text already starting with BOS) carries its own
+            special = not is_chat and not (bos and text.startswith(bos))
+            ids = self.tokenizer(text, add_special_tokens=special)["input_ids"]
             if limit and len(ids) > limit:
                 log.warning("prompt of %d tokens truncated to %d", len(ids), limit)
                 ids = ids[-limit:] if self.tokenizer.truncation_side == "left" else ids[:limit]
@@ -215,7 +218,9 @@ class BatchedGenerator:
         for option in options:
             # tokenise prompt + option together (as in training) and score the tokens
             # from the first one that differs from the prompt's own tokenisation
-            ids = self.tokenizer(head + option, add_special_tokens=not is_chat)["input_ids"]
+            bos = self.tokenizer.bos_token
+            special = not is_chat and not (bos and head.startswith(bos))
+            ids = self.tokenizer(head + option, add_special_tokens=special)["input_ids"]
             start = 0
             while start < min(len(ids), len(head_ids)) and ids[start] == head_ids[start]:
                 start += 1
