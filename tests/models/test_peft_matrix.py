@@ -86,3 +86,14 @@ def test_prefix_tuning_with_gradient_checkpointing_is_refused_clearly(train_tiny
     with pytest.raises(ConfigError, match="trainer.gradient_checkpointing.*prefix"):
         train_tiny("t5_tiny", "prefix", tmp_path, steps=2,
                    extra=["trainer.gradient_checkpointing=true"])
+
+
+def test_gradient_accumulation_counts_optimizer_steps(train_tiny, logged_losses, tmp_path):
+    bundle, _ = train_tiny("t5_tiny", "lora", tmp_path, steps=6,
+                           extra=["trainer.lightning.accumulate_grad_batches=2",
+                                  "optimizer.lr=1e-2"])
+    metrics = bundle.train_metrics
+    assert metrics["global_step"] == 6
+    # 12 batches of 8 consumed out of 28 per epoch (224 training rows)
+    assert metrics["epochs"] == pytest.approx(12 / 28, abs=1e-3)
+    assert len(logged_losses(tmp_path)) == 6  # one logged loss per optimiser step
