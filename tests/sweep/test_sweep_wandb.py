@@ -6,10 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from omegaconf import OmegaConf
+from sweep_helpers import REPO
 
 from tod_lab.sweep.wandb_glue import init_kwargs, wandb_mode
-
-from sweep_helpers import REPO
 
 
 def test_mode_is_offline_without_a_key(monkeypatch, tmp_path: Path) -> None:
