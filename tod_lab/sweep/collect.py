@@ -323,11 +323,12 @@ def format_param(name: str, value: Any) -> str:
 
 
 def table_metrics(table: SweepTable, wanted: list[str] | None = None, limit: int = 4) -> list[str]:
-    """Metric columns of the Markdown table: ``wanted`` or, by default, the main metrics and
-    then the others, at most ``limit`` in all (results.csv has them all)."""
+    """Metric columns of the Markdown table: the main metrics, then ``wanted`` or, by
+    default, the other metrics up to ``limit`` columns in all (results.csv has them all)."""
+    mains = main_metrics(table)
     if wanted:
-        return [m for m in wanted if m in table.metrics]
-    return table.metrics[:limit]
+        return list(dict.fromkeys([*mains, *(m for m in wanted if m in table.metrics)]))
+    return list(dict.fromkeys([*mains, *table.metrics]))[:max(limit, len(mains))]
 
 
 def main_metrics(table: SweepTable) -> list[str]:
