@@ -210,6 +210,11 @@ class Agent:
             )
             for run, output in zip(runs, outputs, strict=True):
                 self._execute_say(run, output)
+        else:
+            # no policy model: an empty say() keeps the variable numbering of the training
+            # transcripts (whose say lines are hidden from the prompts, not removed)
+            for run in runs:
+                run.session.execute([Call(None, "say", ())], origin="runtime")
         out = []
         for run in runs:
             out.append(run.current)  # type: ignore[arg-type]

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from tod_lab.pytod.interpreter import Line
 from tod_lab.pytod.program import (
     NEW_STATEMENT,
+    Assignments,
     Call,
     Renumbering,
     Statement,
@@ -68,6 +69,7 @@ class PromptSettings:
     show_choices: bool = True  # list the possible values of categorical slots
     show_say: bool = True  # the say(...) policy lines (off when the agent predicts none)
     compact_apis: bool = False  # one line per API: tool(required, optional?) (tiny models)
+    target_labels: bool = True  # targets start with "x7 =" / "x7:"; off: the runtime numbers
     instruction: str | None = None  # None: the reference's AP instruction
     newline: str = "\n"
 
@@ -186,6 +188,12 @@ def render_line(line: Line, rename: Renumbering, settings: PromptSettings) -> st
     return render_statement(line.statement, rename)
 
 
+def _unlabelled(stmt: Statement) -> Statement:
+    if isinstance(stmt, Call):
+        return Call(None, stmt.func, stmt.args, stmt.kwargs)
+    return Assignments(None, stmt.items)
+
+
 def _is_hint(stmt: Statement) -> bool:
     return isinstance(stmt, Call) and stmt.func == "hint"
 
@@ -242,6 +250,8 @@ def _task_summary(tasks: Sequence[Call], rename: Renumbering, nl: str) -> str:
 
 
 def ap_target(statements: Sequence[Statement], rename: Renumbering, settings: PromptSettings):
+    if not settings.target_labels:  # the runtime binds unlabelled statements to x<next>
+        statements = [_unlabelled(s) for s in statements]
     text = render_statements(statements, rename)
     return text.lower() if settings.lowercase else text
 
