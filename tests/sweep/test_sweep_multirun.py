@@ -205,3 +205,41 @@ def test_optuna_search_maximises_the_main_metric(workdir: Path) -> None:
         assert any(o.startswith("system.bonus=") for o in bonus)
         assert params["main_metric"] == "score"
     assert len(_results(workdir, "test_optuna")) == 3
+
+
+@pytest.mark.slow
+def test_real_training_job_killed_mid_training_resumes_from_last_ckpt(tmp_path: Path) -> None:
+    """The tiny PyTOD in a one-job sweep: SIGKILL once a checkpoint exists, re-run, and the
+    training core resumes from checkpoints/last.ckpt of the same job dir."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from sweep_helpers import REPO
+
+    args = [sys.executable, "-m", "tod_lab.sweep.run", "data_efficiency",
+            "+experiment=pytod_tiny", "data_fraction=1pct", "peft=lora", "seed=0",
+            "hydra/launcher=basic", "logger=csv", "trainer.checkpoint.every_n_steps=2",
+            "trainer.lightning.max_steps=12", "trainer.lightning.max_time=null"]
+    env = dict(os.environ, TOD_LAB_ROOT=str(tmp_path), TOD_LAB_CACHE=str(tmp_path / "cache"))
+    jobs = tmp_path / "outputs" / "sweeps" / "data_efficiency" / "jobs"
+    process = subprocess.Popen(args, cwd=REPO, env=env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + 900
+    while not list(jobs.glob("*/checkpoints/last.ckpt")) and time.time() < deadline:
+        assert process.poll() is None, "the sweep ended before writing a checkpoint"
+        time.sleep(1)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    (run_dir,) = [d for d in jobs.iterdir() if d.is_dir()]
+    assert read_json(run_dir / "status.json")["status"] == "running"
+
+    rerun = subprocess.run(args, cwd=REPO, env=env, capture_output=True, text=True,
+                           timeout=900)
+    assert rerun.returncode == 0, rerun.stderr[-4000:]
+    assert read_json(run_dir / "status.json")["status"] == "finished"
+    train = read_json(run_dir / "train_metrics.json")
+    assert train["resumed_from_step"] >= 2 and train["global_step"] == 12
+    assert read_json(run_dir / "metrics.json")["main_metric"] == "joint_goal_accuracy"
