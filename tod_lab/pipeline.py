@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from hydra.utils import instantiate
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 from tod_lab.data.fractions import parse_fraction, select_ids
 from tod_lab.data.io import write_json
@@ -21,7 +21,13 @@ from tod_lab.data.sources import CorpusSource
 from tod_lab.data.stats import split_statistics
 from tod_lab.data.types import DialogueSplit
 from tod_lab.errors import ConfigError
-from tod_lab.runs import RunRecorder, config_hash, resolved_container, write_metrics
+from tod_lab.runs import (
+    RunRecorder,
+    config_hash,
+    interrupted_checkpoint,
+    resolved_container,
+    write_metrics,
+)
 from tod_lab.systems import RunResult
 
 log = logging.getLogger(__name__)
@@ -90,6 +96,20 @@ def run_data_stages(cfg: DictConfig, run_dir: Path, *, need_train: bool = True) 
     )
 
 
+def resume_from_interrupted_run(cfg: DictConfig, run_dir: Path, cfg_hash: str) -> None:
+    """Rerunning a killed command continues from its last checkpoint (resume: auto)."""
+    checkpoint = OmegaConf.select(cfg, "trainer.checkpoint")
+    if checkpoint is None or checkpoint.get("resume") != "auto" or checkpoint.get("dir"):
+        return
+    if (run_dir / "checkpoints" / "last.ckpt").is_file():
+        return  # the training core resumes from this run's own checkpoint
+    previous = interrupted_checkpoint(run_dir, cfg_hash)
+    if previous is not None:
+        log.info("resuming the interrupted run %s", previous.parent.parent)
+        with open_dict(cfg):
+            cfg.trainer.checkpoint.resume = str(previous)
+
+
 def run_system_stages(cfg: DictConfig, data: DataStage, run_dir: Path, recorder) -> RunResult:
     """system -> examples -> train -> agent run -> evaluation (inside ``system.run``)."""
     system = instantiate(cfg.system, _convert_="all")
@@ -99,6 +119,7 @@ def run_system_stages(cfg: DictConfig, data: DataStage, run_dir: Path, recorder)
 
         with recorder.stage("examples"):
             examples = system.build_examples(data.train, seed=int(cfg.seed))
+        resume_from_interrupted_run(cfg, run_dir, recorder.cfg_hash)
         with recorder.stage("train"):
             generator = train_and_build_generator(
                 cfg, examples, run_dir, model_kind=system.model_kind

@@ -14,6 +14,7 @@ The sweep collector only reads these files.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import time
 import traceback
@@ -29,10 +30,11 @@ from omegaconf import DictConfig, OmegaConf
 
 from tod_lab.data.io import read_json, write_json
 
-# Keys that never change what a run computes: excluded from the config hash.
+# Keys that never change what a run computes: excluded from the config hash (dotted paths;
+# "trainer.checkpoint" says where to save / resume from, not what is trained).
 # ("sweep" holds the sweep's name and table settings: the same cell in two sweeps is the
 # same computation.)
-HASH_EXCLUDED_KEYS = ("hydra", "paths", "logger", "task_name", "sweep")
+HASH_EXCLUDED_KEYS = ("hydra", "paths", "logger", "task_name", "sweep", "trainer.checkpoint")
 
 # The parameters a results table shows for a run (dotted config keys).
 TABLE_PARAMS = {
@@ -55,9 +57,14 @@ def resolved_container(cfg: DictConfig) -> dict[str, Any]:
 
 def config_hash(cfg: DictConfig | dict[str, Any]) -> str:
     """A short stable hash of what a run computes (excludes paths, logger, hydra)."""
-    data = resolved_container(cfg) if isinstance(cfg, DictConfig) else dict(cfg)
-    for key in HASH_EXCLUDED_KEYS:
-        data.pop(key, None)
+    data = resolved_container(cfg) if isinstance(cfg, DictConfig) else copy.deepcopy(dict(cfg))
+    for dotted in HASH_EXCLUDED_KEYS:
+        *parents, leaf = dotted.split(".")
+        node = data
+        for key in parents:
+            node = node.get(key) if isinstance(node, dict) else None
+        if isinstance(node, dict):
+            node.pop(leaf, None)
     return hashlib.sha256(orjson.dumps(data, option=orjson.OPT_SORT_KEYS)).hexdigest()[:16]
 
 
@@ -136,6 +143,29 @@ def write_metrics(
         main_metric=main_metric,
         extra={"config_hash": config_hash(cfg), "params": table_params(cfg), **(extra or {})},
     )
+
+
+def interrupted_checkpoint(run_dir: Path, cfg_hash: str) -> Path | None:
+    """``last.ckpt`` of an unfinished earlier run of the same config beside ``run_dir``.
+
+    Runs of one task live side by side (``outputs/runs/<task>/<timestamp>``), so rerunning a
+    command that was killed finds its checkpoint here and continues from it.
+    """
+    candidates: list[tuple[float, Path]] = []
+    for status_path in Path(run_dir).parent.glob("*/status.json"):
+        other = status_path.parent
+        if other.resolve() == Path(run_dir).resolve():
+            continue
+        try:
+            status = read_json(status_path)
+        except Exception:  # noqa: BLE001 - a half-written status of a killed run
+            continue
+        if status.get("config_hash") != cfg_hash or status.get("status") == "finished":
+            continue
+        checkpoint = other / "checkpoints" / "last.ckpt"
+        if checkpoint.is_file():
+            candidates.append((checkpoint.stat().st_mtime, checkpoint))
+    return max(candidates)[1] if candidates else None
 
 
 def read_status(run_dir: Path) -> dict[str, Any] | None:
