@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     sweep = DEMO_SWEEP
     if args[:1] == ["--sweep"]:  # another sweep definition (the tests use a fast one)
         sweep, args = args[1], args[2:]
-    console = Console()
+    console = Console(width=None if sys.stdout.isatty() else 160)
     console.print(Panel.fit(
         "[bold]tod_lab demo[/bold]: tiny PyTOD and Spec-TOD agents, trained and evaluated "
         "offline on the toy corpus\n(each: build examples -> train with LoRA on CPU -> run the "

@@ -112,7 +112,8 @@ def read_curve(run_dir: Path, column: str = "train_loss") -> pd.DataFrame | None
 
 
 def plot_demo(jobs: list[tuple[str, Path, str | None, float | None]], out: Path) -> Path:
-    """The demo's figure: training loss per system (left), main metric per system (right).
+    """The demo's figure: training loss of every job (left), then one panel per job with its
+    main metric (systems report on different scales: JGA in [0, 1], Combined in points).
 
     ``jobs``: (label, run dir, main metric name, main metric value) per job.
     """
@@ -121,27 +122,27 @@ def plot_demo(jobs: list[tuple[str, Path, str | None, float | None]], out: Path)
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, (curves, bars) = plt.subplots(1, 2, figsize=(11, 4.2))
+    fig, axes = plt.subplots(1, 1 + len(jobs), figsize=(5.5 + 2.6 * len(jobs), 4.2),
+                             gridspec_kw={"width_ratios": [2.2] + [1] * len(jobs)},
+                             squeeze=False)
+    curves = axes[0][0]
     for label, run_dir, _, _ in jobs:
         curve = read_curve(run_dir)
         if curve is not None:
             curves.plot(curve["step"], curve["train_loss"], label=label)
     curves.set_xlabel("optimiser step")
     curves.set_ylabel("training loss")
-    curves.set_title("training")
+    curves.set_title("training (toy corpus)")
     curves.grid(alpha=0.3)
     if curves.lines:
         curves.legend(fontsize="small")
-    names = [f"{label}\n{metric or 'failed'}" for label, _, metric, _ in jobs]
-    values = [value if value is not None else 0.0 for *_, value in jobs]
-    bars.bar(range(len(jobs)), values, color=["tab:blue" if v is not None else "tab:red"
-                                              for *_, v in jobs])
-    for index, (*_, value) in enumerate(jobs):
-        bars.annotate("failed" if value is None else f"{value:.3g}", (index, values[index]),
-                      ha="center", va="bottom")
-    bars.set_xticks(range(len(jobs)), names)
-    bars.set_title("main metric (dev split of the toy corpus)")
-    bars.grid(alpha=0.3, axis="y")
+    for ax, (label, _, metric, value) in zip(axes[0][1:], jobs, strict=True):
+        ax.bar([0], [value or 0.0], color="tab:blue" if value is not None else "tab:red")
+        ax.annotate("failed" if value is None else f"{value:.3g}", (0, value or 0.0),
+                    ha="center", va="bottom")
+        ax.set_xticks([0], [label])
+        ax.set_title(metric or "failed", fontsize="medium")
+        ax.grid(alpha=0.3, axis="y")
     fig.tight_layout()
     fig.savefig(out, dpi=120)
     plt.close(fig)
