@@ -60,7 +60,7 @@ def test_oracle_agent_on_real_sgd_dialogues_has_prompt_parity_and_jga_1(sgd_root
 @pytest.mark.real_data
 def test_oracle_parity_with_the_tiny_prompt_options():
     options = {"compact_apis": True, "target_labels": False, "max_history_lines": 4,
-               "instruction": "update the tasks:"}
+               "instruction": "update the tasks:", "spaced_values": True}
     data = fixture_split()
     system = PyTODSystem(mode="agent", prompts=options, agent={"predict_say": False})
     oracle = OracleGenerator(data, system.prompt_settings, system.example_settings)
@@ -69,6 +69,7 @@ def test_oracle_parity_with_the_tiny_prompt_options():
     assert not oracle.misses
     assert result.metrics["joint_goal_accuracy"] == 1.0
     assert all("say(" not in p for p in oracle.prompts)
+    assert any('cuisine=" thai "' in p and '  thai' not in p for p in oracle.prompts)
 
 
 @pytest.mark.real_data

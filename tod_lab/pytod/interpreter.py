@@ -873,6 +873,9 @@ DialogueSession._TOOL_STATEMENT_METHODS = {
 
 
 def _rewrite(expr: Expr, rename: dict[str, str]) -> Expr:
+    """The expression as the transcript keeps it: renamed variables, stripped strings."""
+    if isinstance(expr, Const) and isinstance(expr.value, str):
+        return Const(expr.value.strip())
     if isinstance(expr, VarRef):
         return VarRef(rename.get(expr.name, expr.name))
     if isinstance(expr, AttrRef):

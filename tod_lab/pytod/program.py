@@ -469,34 +469,44 @@ def _constant(value: object, limits: Limits) -> ConstValue:
 # --------------------------------------------------------------------------- rendering
 
 
-def render_value(value: ConstValue) -> str:
-    """A constant as Python source (strings double-quoted, JSON escapes are valid Python)."""
+def render_value(value: ConstValue, spaced: bool = False) -> str:
+    """A constant as Python source (strings double-quoted, JSON escapes are valid Python).
+
+    ``spaced`` writes ``" san jose "``: the runtime strips values, and a tokenizer that only
+    splits on whitespace then sees the same word pieces as in the utterance (copyable).
+    """
     if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)
+        text = json.dumps(value, ensure_ascii=False)
+        return f'" {text[1:-1]} "' if spaced and value.strip() else text
     if value is None or isinstance(value, bool):
         return repr(value)
     return repr(value)
 
 
-def render_expr(expr: Expr, rename: Callable[[str], str] | None = None) -> str:
+def render_expr(
+    expr: Expr, rename: Callable[[str], str] | None = None, spaced: bool = False
+) -> str:
     r = rename or (lambda v: v)
     if isinstance(expr, Const):
-        return render_value(expr.value)
+        return render_value(expr.value, spaced)
     if isinstance(expr, VarRef):
         return r(expr.name)
     return f"{r(expr.var)}.{expr.attr}"
 
 
-def render_statement(stmt: Statement, rename: Callable[[str], str] | None = None) -> str:
+def render_statement(
+    stmt: Statement, rename: Callable[[str], str] | None = None, spaced: bool = False
+) -> str:
     """Canonical source of a statement; ``rename`` maps variable names (x3 -> x17)."""
     r = rename or (lambda v: v)
     if isinstance(stmt, Call):
-        parts = [render_expr(a, rename) for a in stmt.args]
-        parts += [f"{k}={render_expr(v, rename)}" for k, v in stmt.kwargs]
+        parts = [render_expr(a, rename, spaced) for a in stmt.args]
+        parts += [f"{k}={render_expr(v, rename, spaced)}" for k, v in stmt.kwargs]
         call = f"{stmt.func}({', '.join(parts)})"
         return f"{r(stmt.target)} = {call}" if stmt.target else call
     body = "; ".join(
-        f"{r(item.var)}.{item.attr} = {render_expr(item.value, rename)}" for item in stmt.items
+        f"{r(item.var)}.{item.attr} = {render_expr(item.value, rename, spaced)}"
+        for item in stmt.items
     )
     return f"{r(stmt.label)}: {body}" if stmt.label else body
 

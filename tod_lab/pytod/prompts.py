@@ -70,6 +70,7 @@ class PromptSettings:
     show_say: bool = True  # the say(...) policy lines (off when the agent predicts none)
     compact_apis: bool = False  # one line per API: tool(required, optional?) (tiny models)
     target_labels: bool = True  # targets start with "x7 =" / "x7:"; off: the runtime numbers
+    spaced_values: bool = False  # string values as " san jose " (whitespace tokenizers copy)
     instruction: str | None = None  # None: the reference's AP instruction
     newline: str = "\n"
 
@@ -185,7 +186,7 @@ def render_line(line: Line, rename: Renumbering, settings: PromptSettings) -> st
         return None
     if not settings.show_say and isinstance(line.statement, Call) and line.statement.func == "say":
         return None
-    return render_statement(line.statement, rename)
+    return render_statement(line.statement, rename, settings.spaced_values)
 
 
 def _unlabelled(stmt: Statement) -> Statement:
@@ -198,10 +199,12 @@ def _is_hint(stmt: Statement) -> bool:
     return isinstance(stmt, Call) and stmt.func == "hint"
 
 
-def render_statements(statements: Sequence[Statement], rename: Renumbering) -> str:
+def render_statements(
+    statements: Sequence[Statement], rename: Renumbering, spaced: bool = False
+) -> str:
     if not statements:
         return NO_STATEMENTS
-    return f" {NEW_STATEMENT} ".join(render_statement(s, rename) for s in statements)
+    return f" {NEW_STATEMENT} ".join(render_statement(s, rename, spaced) for s in statements)
 
 
 def ap_prompt(
@@ -224,7 +227,7 @@ def ap_prompt(
     else:
         truncated = False
     budget = settings.max_prompt_chars - len(header) - len("conversation:") - 2
-    summary = _task_summary(context.tasks, rename, nl)
+    summary = _task_summary(context.tasks, rename, nl, settings.spaced_values)
     total = sum(len(t) + 1 for t in lines)
     if total > budget:
         truncated = True
@@ -243,16 +246,16 @@ def ap_prompt(
     return text.lower() if settings.lowercase else text
 
 
-def _task_summary(tasks: Sequence[Call], rename: Renumbering, nl: str) -> str:
+def _task_summary(tasks: Sequence[Call], rename: Renumbering, nl: str, spaced: bool) -> str:
     if not tasks:
         return ""
-    return "tasks so far:" + nl + nl.join(render_statement(t, rename) for t in tasks)
+    return "tasks so far:" + nl + nl.join(render_statement(t, rename, spaced) for t in tasks)
 
 
 def ap_target(statements: Sequence[Statement], rename: Renumbering, settings: PromptSettings):
     if not settings.target_labels:  # the runtime binds unlabelled statements to x<next>
         statements = [_unlabelled(s) for s in statements]
-    text = render_statements(statements, rename)
+    text = render_statements(statements, rename, settings.spaced_values)
     return text.lower() if settings.lowercase else text
 
 

@@ -84,13 +84,14 @@ class PyTODSystem:
             "execution_feedback": self.agent_settings.execution_feedback,
             "show_say": self.agent_settings.predict_say,
         }
-        prompt_values.update(self.prompts or {})
+        prompt_values.update({k: v for k, v in (self.prompts or {}).items() if v is not None})
         self.prompt_settings: PromptSettings = _settings(PromptSettings, prompt_values, "prompts")
         example_values = {
             "ps_examples": self.agent_settings.parser_supervisor,
             "say_examples": self.agent_settings.predict_say,
         }
-        example_values.update(self.examples or {})
+        # null in the config: follow the agent switches (no PS task without the PS, ...)
+        example_values.update({k: v for k, v in (self.examples or {}).items() if v is not None})
         self.example_settings: ExampleSettings = _settings(
             ExampleSettings, example_values, "examples"
         )
