@@ -235,3 +235,12 @@ def test_sweep_table_metrics_choose_the_markdown_columns(tmp_path: Path) -> None
     # the main metric always comes first, then the sweep's choice (not every metric)
     assert [c.strip() for c in header.strip(" |").split("|")] == [
         "seeds", "status", "jga (main)", "cjga", "seconds"]
+
+
+def test_parameters_varied_in_lockstep_both_stay(tmp_path: Path) -> None:
+    root = tmp_path / "jobs"
+    for lr, batch in (("0.001", "8"), ("0.0003", "32")):  # two Optuna trials
+        make_job(root / lr, "pytod", 0.1, "lora", 0,
+                 overrides=[f"peft.lr={lr}", f"trainer.batch_size={batch}"])
+    table = aggregate([read_job(d) for d in sorted(root.glob("*/*"))])
+    assert table.varied == ["peft.lr", "trainer.batch_size"]

@@ -190,18 +190,20 @@ def _param_order(names: Iterable[str]) -> list[str]:
     return known + rest + tail
 
 
+# Columns that only name a bundle of other settings: dropped when they are a relabelling of
+# another varied column (experiment=pytod_tiny <-> system=pytod). Real parameters are never
+# dropped, even when a small search happens to vary two of them in lockstep.
+LABEL_COLUMNS = ("experiment",)
+
+
 def _drop_redundant(varied: list[str], jobs: pd.DataFrame) -> list[str]:
-    """Drop a column that is a relabelling of an earlier one (experiment <-> system)."""
-    kept: list[str] = []
-    for name in varied:
-        duplicate = any(
-            jobs.groupby(name)[other].nunique().max() == 1
-            and jobs.groupby(other)[name].nunique().max() == 1
-            for other in kept
-        )
-        if not duplicate:
-            kept.append(name)
-    return kept
+    def relabels(name: str, other: str) -> bool:
+        return (jobs.groupby(name)[other].nunique().max() == 1
+                and jobs.groupby(other)[name].nunique().max() == 1)
+
+    return [name for name in varied
+            if name not in LABEL_COLUMNS
+            or not any(relabels(name, other) for other in varied if other != name)]
 
 
 def aggregate(records: list[JobRecord]) -> SweepTable:
