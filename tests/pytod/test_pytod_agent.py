@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 from pytod_fakes import OracleGenerator, ScriptedGenerator
+from pytod_helpers import first_file_split
 from pytod_schema_fixture import dialogue, schema
-from test_pytod_gold import first_file_split
 
 from tod_lab.data.types import DialogueSplit
 from tod_lab.pytod.agent import AgentSettings, run_agent

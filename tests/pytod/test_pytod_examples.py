@@ -136,7 +136,7 @@ def test_example_datasets_are_cached_on_disk(tmp_path, monkeypatch):
 
 @pytest.mark.real_data
 def test_examples_from_real_sgd_dialogues(sgd_root):
-    from test_pytod_gold import first_file_split
+    from pytod_helpers import first_file_split
 
     data = first_file_split(sgd_root, "dev")
     data = data.subset(data.dialogue_ids[:40])

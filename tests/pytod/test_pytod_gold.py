@@ -10,30 +10,16 @@ import sys
 from pathlib import Path
 
 import pytest
+from pytod_helpers import first_file_split
 from pytod_schema_fixture import dialogue, schema
 
-from tod_lab.data.io import dialogue_files, read_json
-from tod_lab.data.reading import read_dialogue_files
-from tod_lab.data.schema_io import read_schema
-from tod_lab.data.sgdx import SchemaRenaming
+from tod_lab.data.io import read_json
 from tod_lab.data.types import DialogueSplit, Schema
 from tod_lab.pytod.gold import build_gold, replay
 from tod_lab.pytod.simulator import ApiCatalog, backend_for
 from tod_lab.pytod.system import PyTODSystem, empty_state, previous_state
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def first_file_split(root: Path, split: str, variant: str | None = None, sgdx_root=None):
-    schema_ = read_schema(root / split / "schema.json")
-    transform = None
-    if variant:
-        renaming = SchemaRenaming.for_split(schema_, sgdx_root, variant, split)
-        transform, schema_ = renaming.rename_dialogue, renaming.variant_schema
-    files = dialogue_files(root / split)[:1]
-    dialogues, _ = read_dialogue_files(files, schema_, strict=True, transform=transform)
-    return DialogueSplit("sgd", split, schema_, tuple(dialogues), tuple(str(f) for f in files),
-                         variant=variant)
 
 
 def test_gold_program_of_the_fixture_dialogue_reads_like_pytod():
