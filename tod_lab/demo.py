@@ -19,6 +19,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from omegaconf import OmegaConf
+
 from tod_lab.data.io import read_json
 
 DEMO_SWEEP = "demo"
@@ -32,7 +34,10 @@ def job_summary(run_dir: Path) -> dict[str, Any]:
 
     record = read_job(run_dir)
     train_path = run_dir / "train_metrics.json"
+    config = run_dir / "config.yaml"
+    split = OmegaConf.select(OmegaConf.load(config), "data.split") if config.is_file() else None
     return {
+        "split": split,
         "run_dir": run_dir,
         "status": record.status,
         "error": record.error,
@@ -75,9 +80,11 @@ def summary_rows(rows: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]
 
 def write_summary(rows: list[dict[str, Any]], out: Path, wall_seconds: float) -> Path:
     header, table = summary_rows(rows)
+    splits = sorted({str(r["split"]) for r in rows if r["split"]})
     lines = ["# tod_lab demo", "",
-             f"Wall time {wall_seconds / 60:.1f} min. Toy corpus (generated offline), dev "
-             "split; tiny models built from config, trained from scratch on CPU.", "",
+             f"Wall time {wall_seconds / 60:.1f} min. Toy corpora (generated offline), "
+             f"{'/'.join(splits) or 'eval'} split; tiny models built from config, trained from "
+             "scratch on CPU.", "",
              "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(cells) + " |" for cells in table]
     for row in rows:
