@@ -91,3 +91,44 @@ def test_tiny_experiment_composes_for_both_toy_layouts(tmp_path, _compose):
     cfg = _compose(["+experiment=spectod_tiny", "data=toy"], tmp_path)
     assert cfg.data.name == "toy"
     assert OmegaConf.select(cfg, "system.eval_root") is None  # the corpus root, from the files
+
+
+def _run_pipeline(overrides, tmp_path, timeout=900):
+    env = dict(os.environ, TOD_LAB_CACHE=str(tmp_path / "cache"), WANDB_MODE="disabled")
+    run_dir = tmp_path / "run"
+    proc = subprocess.run(
+        [sys.executable, "-m", "tod_lab", *overrides, f"hydra.run.dir={run_dir}"],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    import json
+
+    return json.loads((run_dir / "metrics.json").read_text()), run_dir
+
+
+@pytest.mark.slow
+def test_tiny_pipeline_on_toy_multiwoz_writes_labelled_e2e_metrics(tmp_path):
+    """The whole pipeline (examples -> training -> agent -> mwzeval) in a few minutes."""
+    record, run_dir = _run_pipeline(
+        ["+experiment=spectod_tiny", "data_fraction.fraction=0.05",
+         "trainer.lightning.max_time=null", "trainer.lightning.max_steps=5",
+         "system.eval_dialogues=3"], tmp_path)
+    for name in ("inform", "success", "bleu", "combined", "jga_mwzeval", "jga_spectod_fnctod"):
+        assert name in record["metrics"]
+    assert record["protocols"]["combined"] == "mwzeval"
+    assert record["protocols"]["jga_spectod_fnctod"] == "spectod_fnctod"
+    assert record["main_metric"] == "combined"
+    assert (run_dir / "predictions" / "mwz_predictions.json").is_file()
+
+
+@pytest.mark.slow
+def test_tiny_pipeline_on_real_sgd_one_percent(tmp_path, sgd_root):
+    record, run_dir = _run_pipeline(
+        ["+experiment=spectod_tiny", "data=sgd", f"data.root={sgd_root}", "data_fraction=1pct",
+         "trainer.lightning.max_time=null", "trainer.lightning.max_steps=5",
+         "system.eval_dialogues=2"], tmp_path)
+    assert "joint_goal_accuracy" in record["metrics"]
+    assert record["protocols"]["joint_goal_accuracy"] == "sgd_official"
+    e2e = record["metrics"] if "action_f1" in record["metrics"] else record["details"]["sgd_e2e"]
+    assert {"action_f1", "bleu_delex"} <= set(e2e)
+    assert (run_dir / "predictions" / "sgd" / "dialogues_001.json").is_file()
