@@ -198,3 +198,19 @@ def test_example_settings_follow_the_system_config():
     assert system.example_settings == ExampleSettings(say_examples=False)
     examples = system.build_examples(fixture_split(), seed=0)
     assert all(not t.startswith("x") or "say(" not in t for t in examples["ap"]["target"])
+
+
+def test_schema_supervisor_model_config_errors_are_clear():
+    from tod_lab.errors import ConfigError, ModelUnavailableError
+
+    system = PyTODSystem(agent={"schema_supervisor": "model"},
+                         schema_supervisor_model={"name": "no_such_model"})
+    with pytest.raises(ConfigError, match="system.schema_supervisor_model.name"):
+        system._supervisor_generator()
+    system = PyTODSystem(agent={"schema_supervisor": "model"},
+                         schema_supervisor_model={"name": "flan_t5_small",
+                                                  "name_or_path": "/nonexistent/flan-t5"})
+    with pytest.raises(ModelUnavailableError, match="/nonexistent/flan-t5"):
+        system._supervisor_generator()
+    # fuzzy mode never loads it
+    assert PyTODSystem(schema_supervisor_model={"name": "x"})._supervisor_generator() is None

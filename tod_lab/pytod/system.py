@@ -75,6 +75,10 @@ class PyTODSystem:
     eval: dict[str, Any] = field(default_factory=dict)
     train_schema_path: str | None = None  # seen/unseen reference; default: the data's train
     sgdx_root: str | None = None  # SGD-X: where v1..v5 live (the variant's train schema)
+    # the Schema Supervisor's own instruction-tuned model (agent.schema_supervisor=model):
+    # {"name": <conf/model option, e.g. flan_t5_xl>, "name_or_path": <local dir>}; None: the
+    # run's trained model scores the options
+    schema_supervisor_model: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -194,7 +198,11 @@ class PyTODSystem:
     def _agent(self, data: DialogueSplit, generator: Generator, run_dir: Path):
         started = time.perf_counter()
         result = run_agent(
-            data, generator, settings=self.agent_settings, prompts=self.prompt_settings
+            data,
+            generator,
+            settings=self.agent_settings,
+            prompts=self.prompt_settings,
+            supervisor_generator=self._supervisor_generator(),
         )
         seconds = time.perf_counter() - started
         files: dict[str, str] = {}
@@ -215,6 +223,33 @@ class PyTODSystem:
         if self.last_example_counts is not None:
             details["example_counts"] = asdict(self.last_example_counts)
         return result.predictions, details, files
+
+    def _supervisor_generator(self) -> Generator | None:
+        """The configured Schema Supervisor model (zero-shot), built from conf/model."""
+        spec = self.schema_supervisor_model
+        if not spec or self.agent_settings.schema_supervisor != "model":
+            return None
+        from omegaconf import OmegaConf
+
+        from tod_lab.cli import CONFIG_PATH
+        from tod_lab.models import build_bundle
+
+        name = spec.get("name")
+        path = Path(CONFIG_PATH) / "model" / f"{name}.yaml"
+        if not name or not path.is_file():
+            raise ConfigError(
+                "system.schema_supervisor_model.name",
+                f"{name!r} is not a model config in {path.parent}",
+                "use a conf/model option such as flan_t5_xl",
+            )
+        model = OmegaConf.load(path)
+        if spec.get("name_or_path"):
+            model.name_or_path = spec["name_or_path"]
+        cfg = OmegaConf.create(
+            {"model": model, "peft": {"method": "none"}, "seed": 0,
+             "paths": {"cache_dir": self.cache_dir or ".cache/tod_lab"}}
+        )
+        return build_bundle(cfg, model_kind=model.kind).generator()
 
     # ----------------------------------------------------------------- scoring
 
