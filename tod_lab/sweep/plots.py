@@ -62,11 +62,14 @@ def plot_main_metric(table: SweepTable, out_dir: Path, title: str = "") -> Path 
     panels = _panels(cells, table.varied)
     fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 4.2), squeeze=False)
     for ax, (panel_title, group) in zip(axes[0], panels, strict=True):
+        # within a panel, label lines only by what varies there (the model is the
+        # system's own in most sweeps)
+        varied_here = [p for p in line_params if group[p].nunique(dropna=False) > 1]
         if by_fraction:
-            lines = group.groupby(line_params, sort=True) if line_params else [("", group)]
+            lines = group.groupby(varied_here, sort=True) if varied_here else [("", group)]
             for _, line in lines:
                 line = line.assign(_x=pd.to_numeric(line[FRACTION]) * 100).sort_values("_x")
-                label = _label(line.iloc[0], line_params)
+                label = _label(line.iloc[0], varied_here)
                 gaps = _failed_fractions(failed, line.iloc[0], line_params + (
                     [PANEL_BY] if PANEL_BY in table.varied else []))
                 if gaps:
@@ -79,14 +82,14 @@ def plot_main_metric(table: SweepTable, out_dir: Path, title: str = "") -> Path 
             ax.set_xticks(ticks, [f"{t:g}%" for t in ticks])
             ax.minorticks_off()
         else:
-            labels = [_label(row, line_params) for _, row in group.iterrows()]
+            labels = [_label(row, varied_here) for _, row in group.iterrows()]
             ax.bar(range(len(group)), group["main_mean"], yerr=group["main_std"].fillna(0),
                    capsize=3)
             ax.set_xticks(range(len(group)), labels, rotation=30, ha="right")
         ax.set_title(panel_title)
         ax.set_ylabel(str(group["main_metric"].iloc[0]))
         ax.grid(alpha=0.3)
-        if by_fraction and (line_params or not failed.empty):
+        if by_fraction and (varied_here or not failed.empty):
             ax.legend(fontsize="small")
     if title:
         fig.suptitle(title)
