@@ -92,7 +92,7 @@ def test_oracle_agent_end_to_end_on_toy_multiwoz_inform_success_bleu(toy_multiwo
     from tod_lab.spectod.scoring import score_multiwoz
 
     dev = toy_multiwoz_source.read("dev")
-    sample = dev.subset(dev.dialogue_ids[:25])
+    sample = dev.subset(dev.dialogue_ids[:12])
     system = SpecTODSystem()
     rows = system.build_rows(sample, seed=None)
     agent = SpecTODAgent(system.catalog, system.inventory, system.database(sample), system.prompt)

@@ -167,7 +167,8 @@ class SpecTODAgent:
     def _open(self, dialogue: Dialogue) -> _Session:
         specs = self.prompt.prompt_functions(self.catalog, dialogue)
         system = e2e_system_message(E2E_INSTRUCTIONS[0], specs,
-                                    self.inventory.text(specs, self.catalog.style),
+                                    self.inventory.text(specs, self.catalog.style,
+                                                        self.prompt.spec_detail),
                                     self.prompt.spec_detail)
         return _Session(
             dialogue=dialogue,

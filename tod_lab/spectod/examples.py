@@ -85,7 +85,10 @@ class ActionInventory:
     acts: tuple[str, ...]
     domains: tuple[str, ...]
 
-    def text(self, specs: Sequence[FunctionSpec] | None = None, style: str = "multiwoz") -> str:
+    def text(
+        self, specs: Sequence[FunctionSpec] | None = None, style: str = "multiwoz",
+        detail: str = "full",
+    ) -> str:
         """The inventory shown in the system message.
 
         SGD: the action domains are the prompt's functions (the dialogue's services), like
@@ -95,7 +98,7 @@ class ActionInventory:
         if specs is not None and style == "sgd":
             domains = tuple(spec.name for spec in specs)
         return action_inventory_text(
-            self.acts, domains, "[slot]" if style == "multiwoz" else "[value_slot]"
+            self.acts, domains, "[slot]" if style == "multiwoz" else "[value_slot]", detail
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -236,7 +239,7 @@ class PromptConfig:
     roles: ChatRoles = field(default_factory=ChatRoles)
     functions_in_prompt: str = "auto"  # all | dialogue | auto (all for MultiWOZ, dialogue SGD)
     domain_history_turns: int = 2  # previous exchanges the domain predictor sees
-    spec_detail: str = "full"  # full | compact (function specs without descriptions)
+    spec_detail: str = "full"  # full | compact (no descriptions) | names (argument names only)
 
     def prompt_functions(self, catalog: FunctionCatalog, dialogue: Dialogue) -> list[FunctionSpec]:
         mode = self.functions_in_prompt
@@ -260,7 +263,8 @@ def e2e_conversation(
     style: str = "multiwoz",
 ) -> list[dict[str, Any]]:
     system = e2e_system_message(sample_instruction(E2E_INSTRUCTIONS, rng), specs,
-                                inventory.text(specs, style), prompt.spec_detail)
+                                inventory.text(specs, style, prompt.spec_detail),
+                                prompt.spec_detail)
     messages = [message(prompt.roles.system, system)]
     for turn in gold:
         messages += turn_messages(turn.record, prompt.roles, loss=True)

@@ -126,15 +126,20 @@ class FunctionSpec:
         """The JSON shown to the model (FnCTOD / OpenAI function-spec shape).
 
         ``detail="compact"`` keeps only names, types and enums (no descriptions, examples or
-        cautions): about a quarter of the tokens, for tiny models trained on CPU.
+        cautions); ``"names"`` only the function and argument names: for tiny models trained
+        from scratch on CPU, to which the descriptions mean nothing and cost most tokens.
         """
         if detail == "compact":
             return {
                 "name": self.name,
                 "arguments": {a.name: list(a.enum) if a.enum else a.type for a in self.arguments},
             }
+        if detail == "names":
+            return {"name": self.name, "arguments": [a.name for a in self.arguments]}
         if detail != "full":
-            raise ConfigError("system.spec_detail", f"unknown value {detail!r}", "full|compact")
+            raise ConfigError(
+                "system.spec_detail", f"unknown value {detail!r}", "full|compact|names"
+            )
         return {
             "name": self.name,
             "description": self.description,

@@ -156,10 +156,13 @@ def parse_assistant(text: str) -> tuple[dict[str, dict[str, list[str]]] | None, 
 
 
 def action_inventory_text(
-    acts: Iterable[str], domains: Iterable[str], placeholder: str = "[value_slot]"
+    acts: Iterable[str], domains: Iterable[str], placeholder: str = "[value_slot]",
+    detail: str = "full",
 ) -> str:
     acts_list = ", ".join(f"[{a}]" for a in acts)
     domain_list = ", ".join(f"[{d}]" for d in domains)
+    if detail == "names":  # the lists only (tiny models: every token of the prompt costs)
+        return f"Action domains: {domain_list}. Acts: {acts_list}."
     return (
         "Write the action as JSON on one line after 'Action: ', mapping each domain to its "
         f"acts and their slots, e.g. {render_action({'[domain]': {'[inform]': ['slot']}})[8:]}. "
