@@ -88,7 +88,7 @@ def test_a_template_that_drops_a_role_is_reported(chat_tokenizer):
 def test_seq2seq_tokenisation_truncates_and_is_cached(seq2seq_tokenizer, booking_rows, tmp_path,
                                                        monkeypatch):
     data = Dataset.from_list(booking_rows[:50])
-    settings = TokenizeSettings(kind="seq2seq", max_source_length=8, max_target_length=64)
+    settings = TokenizeSettings(kind="seq2seq", max_source_length=8, max_target_length=128)
     first = tokenize_examples("book", data, seq2seq_tokenizer, settings, tmp_path)
     assert max(first["length"]) == 8
     assert all(row[-1] == seq2seq_tokenizer.eos_token_id for row in first["labels"])

@@ -29,10 +29,12 @@ def sgd_texts(sgd_root) -> list[str]:
     return [r["source"] for r in rows] + [r["target"] for r in rows]
 
 
-@pytest.mark.parametrize("algorithm", ["unigram", "bpe"])
-def test_tokenizer_round_trips_real_text_and_keeps_added_tokens(algorithm, sgd_texts, tmp_path):
+@pytest.mark.parametrize("algorithm,pre_tokenizer",
+                         [("unigram", "punctuation"), ("unigram", "whitespace"), ("bpe", "punctuation")])
+def test_tokenizer_round_trips_real_text_and_keeps_added_tokens(algorithm, pre_tokenizer,
+                                                                sgd_texts, tmp_path):
     texts = [*sgd_texts, PYTOD_TARGET, SPECTOD_TARGET]
-    spec = TokenizerSpec(algorithm=algorithm, vocab_size=1500,
+    spec = TokenizerSpec(algorithm=algorithm, vocab_size=1500, pre_tokenizer=pre_tokenizer,
                          added_tokens=("<new>", "<function_call>", "</function_call>"))
     tokenizer = train_tokenizer(texts, spec, tmp_path)
     for text in texts[:1500:7] + texts[-2:]:
@@ -43,6 +45,31 @@ def test_tokenizer_round_trips_real_text_and_keeps_added_tokens(algorithm, sgd_t
         assert tokenizer.convert_tokens_to_ids(token) in ids
     # seq2seq tokenizers end every sequence with </s>, like T5's
     assert tokenizer("hello")["input_ids"][-1] == tokenizer.eos_token_id
+
+
+def test_unigram_pieces_of_a_value_are_the_same_in_the_utterance_and_the_program(
+        sgd_texts, tmp_path):
+    """Punctuation pre-tokens: 'york' after a quote or before a full stop is still 'york'."""
+    tokenizer = train_tokenizer(sgd_texts, TokenizerSpec(algorithm="unigram", vocab_size=1500),
+                                tmp_path)
+    utterance = tokenizer.tokenize("user: find me a hotel in new york.\nagent: sure")
+    program = tokenizer.tokenize('x1.city = " new york "\nx2 = hint(" request value ")')
+    york = tokenizer.tokenize(" new york")
+    assert _contains(utterance, york) and _contains(program, york)
+    assert "." in utterance and "\n" in utterance and '"' in program  # isolated marks
+    whitespace = train_tokenizer(
+        sgd_texts, TokenizerSpec(algorithm="unigram", vocab_size=1500, pre_tokenizer="whitespace"),
+        tmp_path)
+    assert whitespace.tokenize("york.\nagent") != tokenizer.tokenize("york.\nagent")
+
+
+def _contains(tokens: list[str], part: list[str]) -> bool:
+    return any(tokens[i : i + len(part)] == part for i in range(len(tokens) - len(part) + 1))
+
+
+def test_unknown_pre_tokenizer_names_the_config_key():
+    with pytest.raises(ConfigError, match="model.tokenizer.pre_tokenizer"):
+        TokenizerSpec.from_config({"pre_tokenizer": "bytes"}, chat=False)
 
 
 def test_tokenizer_cache_is_keyed_by_text(tmp_path):

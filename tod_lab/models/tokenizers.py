@@ -48,12 +48,23 @@ CHAT_TEMPLATE = (
 )
 
 
+PRE_TOKENIZERS = ("punctuation", "whitespace")
+# any character that is neither a word character nor a plain space: punctuation, quotes,
+# brackets, newlines and tabs each become a pre-token of their own
+PUNCTUATION_PATTERN = r"[^\w ]"
+
+
 @dataclass(frozen=True)
 class TokenizerSpec:
     """How to train a tokenizer; its JSON (with the text) is the cache key."""
 
     algorithm: str = "unigram"  # unigram | bpe (byte-level)
     vocab_size: int = 4000
+    # unigram only. "punctuation": every punctuation mark and newline is its own pre-token,
+    # so "york" is the same piece in 'new york.' and in 'city="new york"' and the model can
+    # copy values; "whitespace": SentencePiece-like splitting on spaces only (pieces such
+    # as ':\nx1' or 'tickets.\n' then hide the words from the model).
+    pre_tokenizer: str = "punctuation"
     added_tokens: tuple[str, ...] = ()
     chat: bool = False  # causal models: role markers + our chat template + BOS
     model_max_length: int = 2048
@@ -75,6 +86,11 @@ class TokenizerSpec:
         if spec.algorithm not in ("unigram", "bpe"):
             raise ConfigError(
                 "model.tokenizer.algorithm", f"{spec.algorithm!r} is not supported", "use unigram or bpe"
+            )
+        if spec.pre_tokenizer not in PRE_TOKENIZERS:
+            raise ConfigError(
+                "model.tokenizer.pre_tokenizer", f"{spec.pre_tokenizer!r} is not supported",
+                f"use one of {list(PRE_TOKENIZERS)}",
             )
         return spec
 
@@ -99,13 +115,19 @@ def text_fingerprint(spec: TokenizerSpec, texts: Iterable[str]) -> str:
 
 
 def _build_raw_tokenizer(spec: TokenizerSpec):
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
 
     if spec.algorithm == "unigram":
         tokenizer = Tokenizer(models.Unigram())
         # prepend_scheme="first": a space is only invented before the very first piece, so
         # decode(encode(text)) == text even around added tokens like "<new>"
-        tokenizer.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="first")
+        metaspace = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="first")
+        if spec.pre_tokenizer == "punctuation":
+            tokenizer.pre_tokenizer = pre_tokenizers.Sequence([
+                pre_tokenizers.Split(Regex(PUNCTUATION_PATTERN), behavior="isolated"), metaspace,
+            ])
+        else:
+            tokenizer.pre_tokenizer = metaspace
         tokenizer.decoder = decoders.Metaspace(replacement="▁", prepend_scheme="first")
         trainer = trainers.UnigramTrainer(
             vocab_size=spec.vocab_size,
