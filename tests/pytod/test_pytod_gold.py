@@ -11,9 +11,11 @@ from pathlib import Path
 
 import pytest
 from pytod_helpers import first_file_split
+from lab_testing import compose_config
 from pytod_schema_fixture import dialogue, schema
 
 from tod_lab.data.io import read_json
+from tod_lab.pipeline import build_source
 from tod_lab.data.types import DialogueSplit, Schema
 from tod_lab.pytod.gold import build_gold, replay
 from tod_lab.pytod.simulator import ApiCatalog, backend_for
@@ -66,6 +68,32 @@ def test_gold_replay_on_a_real_sgd_file_scores_jga_1(sgd_root, split, tmp_path):
     assert len(programs) == sum(len(d.user_turns) for d in data.dialogues)
     residuals = read_json(tmp_path / "gold_residuals.json")
     assert all(c.startswith("not in JGA") for c in residuals["categories"])
+
+
+def test_values_in_new_call_moves_assignments_into_the_call_and_keeps_jga_1(tmp_path):
+    """The tiny models' gold style: no `xN.slot = ...` right after the call that made xN.
+
+    On the toy corpus a user often gives a value of the next intent while switching (a
+    hotel search with a check-in date, which only the reservation takes)."""
+    cfg = compose_config(["data=toy", "data.train_dialogues=120", "data.dev_dialogues=40",
+                          f"paths.cache_dir={tmp_path / 'cache'}"])
+    source = build_source(cfg)
+    train = source.read("train")
+    catalog = ApiCatalog.from_schema(train.schema)
+    moved = 0
+    for d in train.dialogues:
+        reference = build_gold(d, catalog, backend_for(d, None))
+        folded = build_gold(d, catalog, backend_for(d, None), values_in_new_call=True)
+        assert [t.states for t in folded.turns] == [t.states for t in reference.turns]
+        for ref_turn, new_turn in zip(reference.turns, folded.turns, strict=True):
+            made = {s.split(" = ")[0] for s in new_turn.user if "_" in s.split("(")[0]}
+            assigned = {s.split(".")[0] for s in new_turn.user if "." in s.split("=")[0]}
+            assert not made & assigned, new_turn.user
+            moved += len(new_turn.user) < len(ref_turn.user)
+    assert moved > 0  # the option does change programs here
+    result = _gold_metrics(source.read("dev"), tmp_path / "run",
+                           examples={"values_in_new_call": True})
+    assert result.metrics["joint_goal_accuracy"] == 1.0
 
 
 @pytest.mark.real_data

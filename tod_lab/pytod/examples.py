@@ -54,6 +54,9 @@ class ExampleSettings:
     ps_unknown_probability: float = 0.5
     ps_confusable_probability: float = 0.5
     max_variable_offset: int = 20
+    # a new task's call carries every new value of its service, not only its intent's
+    # arguments (see GoldBuilder): off in the reference format, on for the tiny models
+    values_in_new_call: bool = False
 
 
 # --------------------------------------------------------------------------- AP
@@ -265,7 +268,8 @@ def iter_examples(
     rng = random.Random(seed) if train else None
     counts = counts if counts is not None else ExampleCounts()
     for dialogue in split.dialogues:
-        gold = build_gold(dialogue, catalog, backend_for(dialogue, db))
+        gold = build_gold(dialogue, catalog, backend_for(dialogue, db),
+                          values_in_new_call=settings.values_in_new_call)
         counts.dialogues += 1
         counts.user_turns += len(gold.turns)
         for row in ap_examples(gold, catalog, prompts, settings, rng):

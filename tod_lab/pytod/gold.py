@@ -136,8 +136,14 @@ def compare_state(
 class GoldBuilder:
     """Writes the gold program of one dialogue turn by turn (see the module docstring)."""
 
-    def __init__(self, catalog: ApiCatalog, dialogue: Dialogue, backend: ResultBackend):
+    def __init__(self, catalog: ApiCatalog, dialogue: Dialogue, backend: ResultBackend,
+                 *, values_in_new_call: bool = False):
         self.catalog = catalog
+        # False (the reference): a new task's call takes the values that are arguments of
+        # its intent; the others follow as attribute assignments on the new variable. True:
+        # the call takes every new value of its service (same state), so a model never has
+        # to guess the number the runtime gives the variable it has just created.
+        self.values_in_new_call = values_in_new_call
         self.dialogue = dialogue
         self.session = DialogueSession(catalog, dialogue, backend)
         self.result = GoldDialogue(dialogue.dialogue_id, session=self.session)
@@ -336,11 +342,10 @@ class GoldBuilder:
         for obj in reversed(s.objects(name)):
             if obj.api.intent == intent and not obj.performed:
                 return self._run(Call(None, "resume", (VarRef(obj.var),)))
-        kwargs = tuple(
-            (service.ident(slot), _const(service, slot, needs[slot]))
-            for slot in api.arguments
-            if slot in needs
-        )
+        slots = [slot for slot in api.arguments if slot in needs]
+        if self.values_in_new_call:
+            slots += [slot for slot in needs if slot not in api.arguments]
+        kwargs = tuple((service.ident(slot), _const(service, slot, needs[slot])) for slot in slots)
         return self._run(Call(None, api.tool, (), kwargs))
 
     def _hold_values(
@@ -494,9 +499,10 @@ def _surface_value(
 
 
 def build_gold(
-    dialogue: Dialogue, catalog: ApiCatalog, backend: ResultBackend
+    dialogue: Dialogue, catalog: ApiCatalog, backend: ResultBackend, *,
+    values_in_new_call: bool = False,
 ) -> GoldDialogue:
-    return GoldBuilder(catalog, dialogue, backend).build()
+    return GoldBuilder(catalog, dialogue, backend, values_in_new_call=values_in_new_call).build()
 
 
 @dataclass

@@ -165,7 +165,8 @@ class PyTODSystem:
         rejected = 0
         for dialogue in data.dialogues:
             backend = backend_for(dialogue, db)
-            gold = build_gold(dialogue, catalog, backend)
+            gold = build_gold(dialogue, catalog, backend,
+                              values_in_new_call=self.example_settings.values_in_new_call)
             programs = [(t.turn, "\n".join(t.user), t.say) for t in gold.turns]
             for t in gold.turns:
                 program_lines.append(
