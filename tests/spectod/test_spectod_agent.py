@@ -11,15 +11,13 @@ from tod_lab.spectod.system import SpecTODSystem
 
 
 def sgd_e2e(result, run_dir):
-    """Action F1 / delex BLEU (protocol spectod_sgd_e2e): in the metrics once the protocol
-    family is registered with tod_lab.eval.records, in the details until then."""
+    """Action F1 / delex BLEU are metrics labelled with protocol spectod_sgd_e2e."""
     saved = json.loads((run_dir / "predictions" / "sgd_e2e_metrics.json").read_text())
     assert saved["protocol"] == "spectod_sgd_e2e"
-    if "action_f1" in result.metrics:
-        assert result.protocols["action_f1"] == "spectod_sgd_e2e"
-        return result.metrics
-    assert result.details["sgd_e2e"]["protocol"] == "spectod_sgd_e2e"
-    return result.details["sgd_e2e"]
+    for name in ("action_f1", "bleu_delex"):
+        assert result.protocols[name] == "spectod_sgd_e2e"
+        assert result.metrics[name] == saved[name]
+    return result.metrics
 
 
 @pytest.fixture(scope="module")

@@ -30,7 +30,9 @@ from tod_lab.data.io import read_json, write_json
 from tod_lab.errors import DataError
 
 METRICS_FILENAME = "metrics.json"
-PROTOCOL_FAMILIES = ("sgd_official", "mwzeval", "spectod_fnctod", "sgdx")
+# spectod_sgd_e2e: Spec-TOD's end-to-end scores on SGD (action F1 on (act, slot) pairs,
+# sacrebleu on delexicalised responses), which the official SGD evaluator does not have
+PROTOCOL_FAMILIES = ("sgd_official", "mwzeval", "spectod_fnctod", "sgdx", "spectod_sgd_e2e")
 
 
 def protocol_family(protocol: str) -> str:

@@ -95,14 +95,8 @@ def score_sgd(
     protocols = dict(report.protocols())
     e2e = action_f1(pairs)
     e2e["bleu_delex"] = sacrebleu.corpus_bleu(hypotheses, [references]).score if references else 0.0
-    details: dict = {}
-    if protocol_registered(SGD_E2E_PROTOCOL):
-        metrics.update(e2e)
-        protocols.update({name: SGD_E2E_PROTOCOL for name in e2e})
-    else:
-        # metrics.json only accepts registered protocol families; until this one is, the
-        # numbers travel in the details, still labelled
-        details["sgd_e2e"] = {"protocol": SGD_E2E_PROTOCOL, **e2e}
+    metrics.update(e2e)
+    protocols.update({name: SGD_E2E_PROTOCOL for name in e2e})
     write_json(out_dir / "sgd_metrics.json", report.metrics)
     write_json(out_dir / "sgd_e2e_metrics.json", {"protocol": SGD_E2E_PROTOCOL, **e2e})
     return RunResult(
@@ -111,14 +105,7 @@ def score_sgd(
         main_metric="joint_goal_accuracy",
         files={"predictions": str(path), "sgd_metrics": str(out_dir / "sgd_metrics.json"),
                "sgd_e2e_metrics": str(out_dir / "sgd_e2e_metrics.json")},
-        details=details,
     )
-
-
-def protocol_registered(protocol: str) -> bool:
-    from tod_lab.eval.records import PROTOCOL_FAMILIES
-
-    return protocol in PROTOCOL_FAMILIES
 
 
 def multiwoz_predictions(
