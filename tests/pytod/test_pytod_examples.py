@@ -158,3 +158,18 @@ def test_compact_prompts_for_tiny_models():
     assert "say(" not in source and "tasks so far:\nx1 = restaurants_9_find_restaurants(" in source
     assert source.split("conversation:\n")[1].count("\n") == 3  # the last 4 lines only
     assert all(r["kind"] == "user" for r in ap)
+
+
+def test_prompts_without_the_api_list_name_the_services_only():
+    settings = PromptSettings(compact_apis=True, list_apis=False, instruction="update the tasks:")
+    ap, _, _ = example_rows(split(), seed=0, train=False, prompts=settings,
+                            settings=ExampleSettings(say_examples=False))
+    first = ap[0]["source"]
+    assert first.startswith("update the tasks:\nservices: restaurants_9\nconversation:\nuser: ")
+    assert all(r["source"].split("\n")[1] == "services: restaurants_9" for r in ap)
+    assert not any("- restaurants_9_" in r["source"] for r in ap)  # no API lines
+    # the shorter header leaves the character budget to the conversation
+    with_list = example_rows(split(), seed=0, train=False, settings=ExampleSettings(
+        say_examples=False), prompts=PromptSettings(compact_apis=True,
+                                                    instruction="update the tasks:"))[0]
+    assert sum(map(len, (r["source"] for r in ap))) < sum(len(r["source"]) for r in with_list)
