@@ -211,3 +211,27 @@ def test_padding_efficiency_on_real_sgd_text(sgd_root, tmp_path):
         batches = module.train_batch_sampler().epoch_batches(0)
         targets = module.target_lengths if kind == "seq2seq" else None
         assert padding_efficiency(batches, module.lengths, targets) >= 0.95, kind
+
+
+def test_default_batches_mix_short_and_long_targets():
+    """With the shipped settings a batch is not made of one kind of target: 30% of the
+    examples have a 2-token target (PyTOD's `pass`), and most batches hold some of those
+    and some longer ones. Whole-epoch sorting with target re-sorting puts nearly all of
+    them in pass-only batches (what made a tiny model ignore its input)."""
+    rng = np.random.default_rng(0)
+    n = 4000
+    is_pass = rng.random(n) < 0.3
+    targets = np.where(is_pass, 2, rng.integers(6, 40, size=n))
+    sources = rng.integers(40, 400, size=n)
+    defaults = DataSettings()
+
+    def mixed_share(**kwargs) -> float:
+        sampler = LengthGroupedBatchSampler(sources, [TaskRange("ap", 0, n)], batch_size=16,
+                                            seed=0, target_lengths=targets, **kwargs)
+        batches = sampler.epoch_batches(0)
+        return sum(0 < is_pass[b].sum() < len(b) for b in batches) / len(batches)
+
+    shipped = mixed_share(megabatch_factor=defaults.megabatch_factor,
+                          target_group_batches=defaults.target_group_batches)
+    homogeneous = mixed_share(megabatch_factor=None, target_group_batches=16)
+    assert shipped > 0.9 and homogeneous < 0.2
