@@ -227,7 +227,7 @@ def ap_prompt(
     if settings.list_apis:
         header = instruction + nl + render_apis(catalog, context.services, settings, rand)
     else:
-        names = rand.shuffled(s.lower() for s in context.services)
+        names = rand.shuffled(context.services)  # lower-cased with the rest when lowercase
         header = instruction + nl + "services: " + ", ".join(names)
     lines = [t for t in (render_line(x, rename, settings) for x in context.lines) if t]
     if settings.max_history_lines is not None and len(lines) > settings.max_history_lines:
