@@ -254,6 +254,11 @@ def mix_tasks(tasks: Sequence[TaskRange], rng: np.random.Generator) -> np.ndarra
     return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
 
 
+# local mega-batches and no target re-sort: see the module docstring for why
+DEFAULT_MEGABATCH_FACTOR = 50
+DEFAULT_TARGET_GROUP_BATCHES = 0
+
+
 def distributed_world() -> tuple[int, int]:
     if torch.distributed.is_available() and torch.distributed.is_initialized():
         return torch.distributed.get_world_size(), torch.distributed.get_rank()
@@ -277,8 +282,8 @@ class LengthGroupedBatchSampler(Sampler[list[int]]):
         seed: int,
         target_lengths: np.ndarray | None = None,
         group_by_length: bool = True,
-        megabatch_factor: int | None = None,
-        target_group_batches: int = 16,
+        megabatch_factor: int | None = DEFAULT_MEGABATCH_FACTOR,
+        target_group_batches: int = DEFAULT_TARGET_GROUP_BATCHES,
         shuffle: bool = True,
     ):
         self.lengths = np.asarray(lengths)
@@ -433,8 +438,8 @@ class DataSettings:
     batch_size: int = 16
     eval_batch_size: int = 32
     group_by_length: bool = True
-    megabatch_factor: int | None = 50  # None: sort the whole epoch (fairseq-style)
-    target_group_batches: int = 0  # seq2seq: > 0 re-sorts runs of batches by target length
+    megabatch_factor: int | None = DEFAULT_MEGABATCH_FACTOR  # None: the whole epoch
+    target_group_batches: int = DEFAULT_TARGET_GROUP_BATCHES  # > 0: re-sort runs by target
     task_weights: Mapping[str, float] = field(default_factory=dict)
     val_size: int = 64  # examples held out for validation loss when no val set is given
     num_workers: int = 0
