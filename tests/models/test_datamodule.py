@@ -235,3 +235,34 @@ def test_default_batches_mix_short_and_long_targets():
                           target_group_batches=defaults.target_group_batches)
     homogeneous = mixed_share(megabatch_factor=None, target_group_batches=16)
     assert shipped > 0.9 and homogeneous < 0.2
+
+
+def test_length_curriculum_starts_with_the_shortest_examples_and_then_opens_up():
+    lengths = np.random.default_rng(3).permutation(np.arange(10, 410))  # 400 distinct lengths
+    tasks = [TaskRange("a", 0, 400)]
+    curriculum = dm.Curriculum(batches=60, start=0.1)
+    sampler = make_sampler(lengths, tasks, curriculum=curriculum)  # 100 batches of 4
+    epoch0 = list(sampler)
+    assert len(epoch0) == len(sampler) == 100  # the epoch keeps its size
+    # batch 0 draws from the shortest 10% (lengths 10..49), batch 30 from the shortest 55%
+    assert max(lengths[epoch0[0]]) < 50
+    assert all(max(lengths[b]) < 10 + 0.1 * 400 + 0.9 * 400 * i / 60 + 1 for i, b in enumerate(epoch0[:60]))
+    early = np.mean([lengths[b].mean() for b in epoch0[:20]])
+    late = np.mean([lengths[b].mean() for b in epoch0[60:]])
+    assert early < 0.5 * late
+    # deterministic and resumable like every other epoch
+    again = make_sampler(lengths, tasks, curriculum=curriculum)
+    again.resume(epoch=0, batches_done=7)
+    assert list(again) == epoch0[7:]
+    # past the curriculum an epoch is the ordinary one
+    sampler.set_epoch(1)
+    plain = make_sampler(lengths, tasks)
+    plain.set_epoch(1)
+    assert list(sampler) == list(plain)
+
+
+def test_curriculum_keys_are_checked():
+    with pytest.raises(ConfigError, match="trainer.data.curriculum_start"):
+        DataSettings(curriculum_batches=10, curriculum_start=0.0)
+    with pytest.raises(ConfigError, match="trainer.data.curriculum_batches"):
+        DataSettings(curriculum_batches=-1)

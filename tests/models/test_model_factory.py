@@ -30,7 +30,8 @@ def sgd_texts(sgd_root) -> list[str]:
 
 
 @pytest.mark.parametrize("algorithm,pre_tokenizer",
-                         [("unigram", "punctuation"), ("unigram", "whitespace"), ("bpe", "punctuation")])
+                         [("unigram", "punctuation"), ("unigram", "whitespace"),
+                          ("bpe", "punctuation"), ("bpe", "byte_level")])
 def test_tokenizer_round_trips_real_text_and_keeps_added_tokens(algorithm, pre_tokenizer,
                                                                 sgd_texts, tmp_path):
     texts = [*sgd_texts, PYTOD_TARGET, SPECTOD_TARGET]
@@ -47,11 +48,13 @@ def test_tokenizer_round_trips_real_text_and_keeps_added_tokens(algorithm, pre_t
     assert tokenizer("hello")["input_ids"][-1] == tokenizer.eos_token_id
 
 
-def test_unigram_pieces_of_a_value_are_the_same_in_the_utterance_and_the_program(
-        sgd_texts, tmp_path):
+@pytest.mark.parametrize("algorithm", ["unigram", "bpe"])
+def test_pieces_of_a_value_are_the_same_in_the_utterance_and_the_program(
+        algorithm, sgd_texts, tmp_path):
     """Punctuation pre-tokens: 'york' after a quote or before a full stop is still 'york'."""
-    tokenizer = train_tokenizer(sgd_texts, TokenizerSpec(algorithm="unigram", vocab_size=1500),
-                                tmp_path)
+    tokenizer = train_tokenizer(
+        sgd_texts, TokenizerSpec(algorithm=algorithm, vocab_size=1500, pre_tokenizer="punctuation"),
+        tmp_path)
     utterance = tokenizer.tokenize("user: find me a hotel in new york.\nagent: sure")
     program = tokenizer.tokenize('x1.city = " new york "\nx2 = hint(" request value ")')
     york = tokenizer.tokenize(" new york")
@@ -67,9 +70,35 @@ def _contains(tokens: list[str], part: list[str]) -> bool:
     return any(tokens[i : i + len(part)] == part for i in range(len(tokens) - len(part) + 1))
 
 
+def test_word_bpe_keeps_frequent_words_whole_where_unigram_spells_them_out(sgd_texts, tmp_path):
+    """t5_tiny's tokenizer: a frequent city is one piece, and text needs far fewer tokens.
+
+    The Unigram trainer of `tokenizers` stops far below the requested vocabulary on this
+    kind of text and cuts common words into characters; BPE over the same pre-tokens
+    does not.
+    """
+    def spec(algorithm):
+        return TokenizerSpec(algorithm=algorithm, vocab_size=4000, pre_tokenizer="punctuation")
+
+    bpe = train_tokenizer(sgd_texts, spec("bpe"), tmp_path)
+    unigram = train_tokenizer(sgd_texts, spec("unigram"), tmp_path)
+    sentence = "user: I want to make a restaurant reservation for 2 people in San Jose."
+    assert bpe.tokenize(sentence) == [
+        "▁user", ":", "▁I", "▁want", "▁to", "▁make", "▁a", "▁restaurant", "▁reservation",
+        "▁for", "▁2", "▁people", "▁in", "▁San", "▁Jose", "."]
+    assert len(unigram.tokenize(sentence)) > len(bpe.tokenize(sentence))
+    sample = sgd_texts[:400]
+    bpe_tokens = sum(len(bpe.tokenize(t)) for t in sample)
+    unigram_tokens = sum(len(unigram.tokenize(t)) for t in sample)
+    assert bpe_tokens < 0.8 * unigram_tokens
+
+
 def test_unknown_pre_tokenizer_names_the_config_key():
     with pytest.raises(ConfigError, match="model.tokenizer.pre_tokenizer"):
         TokenizerSpec.from_config({"pre_tokenizer": "bytes"}, chat=False)
+    with pytest.raises(ConfigError, match="byte_level needs algorithm=bpe"):
+        TokenizerSpec.from_config({"algorithm": "unigram", "pre_tokenizer": "byte_level"},
+                                  chat=False)
 
 
 def test_tokenizer_cache_is_keyed_by_text(tmp_path):

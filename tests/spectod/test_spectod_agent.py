@@ -79,7 +79,9 @@ def test_oracle_agent_on_multiwoz_fixture_is_scored_by_the_multiwoz_evaluator(
     assert first["active_domains"] == ["restaurant"] and "[name]" in first["response"]
 
 
-def test_oracle_agent_end_to_end_on_toy_multiwoz_inform_success_bleu(toy_multiwoz_source, tmp_path):
+@pytest.mark.parametrize("spaced_values", [False, True])
+def test_oracle_agent_end_to_end_on_toy_multiwoz_inform_success_bleu(toy_multiwoz_source, tmp_path,
+                                                                      spaced_values):
     """Every number of the MultiWOZ path at its ceiling: the agent loop, the DB observations,
     mwzeval-format predictions, Inform / Success / BLEU / Combined and both JGA flavours.
 

@@ -72,7 +72,7 @@ def test_cumulative_calls_change_remove_and_keep_dontcare(mwz):
     assert state.arguments(train) == {"day": "monday", "leave_at_or_after": "10:15"}
 
 
-def _replay_sgd(split, dialogues):
+def _replay_sgd(split, dialogues, spaced_values=False):
     """Gold calls -> text -> parser -> state merge -> SGD frames, for ``dialogues``."""
     catalog = build_catalog(split.schema)
     db = ServiceResultsDB.from_split(split)
@@ -83,7 +83,8 @@ def _replay_sgd(split, dialogues):
         user_states = []
         for turn in gold_turns(dialogue, catalog, db):
             for call in turn.record.calls:
-                state.apply(read_call(render_call(call.function, call.arguments), catalog, counters))
+                text = render_call(call.function, call.arguments, spaced_values=spaced_values)
+                state.apply(read_call(text, catalog, counters))
             user_states.append({s: state.sgd_state(s) for s in dialogue.services})
         predictions.append(sgd_prediction_dialogue(dialogue, user_states))
     return predictions, counters
@@ -100,10 +101,12 @@ def _assert_perfect(split, predictions, counters):
     return report
 
 
-def test_gold_replay_reproduces_real_sgd_dev_states_sample(sgd_dev):
+@pytest.mark.parametrize("spaced_values", [False, True])
+def test_gold_replay_reproduces_real_sgd_dev_states_sample(sgd_dev, spaced_values):
+    """Also with the tiny models' spaced values ({"city": " San Jose "}): parsing strips them."""
     split = sgd_dev
     sample = split.dialogues[::20]  # ~105 dialogues, every dev service
-    predictions, counters = _replay_sgd(split, sample)
+    predictions, counters = _replay_sgd(split, sample, spaced_values=spaced_values)
     report = _assert_perfect(split.subset(d.dialogue_id for d in sample), predictions, counters)
     assert report.dialogues == len(sample)
 

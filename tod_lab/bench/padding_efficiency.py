@@ -35,8 +35,9 @@ def measure(kind: str, examples, cache: Path) -> dict[str, float]:
     from tod_lab.models.factory import texts_for_tokenizer
     from tod_lab.models.tokenizers import TokenizerSpec, train_tokenizer
 
-    spec = TokenizerSpec(algorithm="unigram" if kind == "seq2seq" else "bpe", vocab_size=4000,
-                         chat=kind == "causal")
+    # the tokenizers of t5_tiny (word BPE) and llama_tiny (byte-level BPE)
+    spec = TokenizerSpec(algorithm="bpe", vocab_size=4000, chat=kind == "causal",
+                         pre_tokenizer="punctuation" if kind == "seq2seq" else "byte_level")
     tokenizer = train_tokenizer(texts_for_tokenizer(examples), spec, cache)
     module = ExampleDataModule(examples, tokenizer, tokenize=TokenizeSettings(kind=kind),
                                data=DataSettings(batch_size=BATCH_SIZE, val_size=0), seed=SEED,

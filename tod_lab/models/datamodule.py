@@ -12,6 +12,13 @@
   in what the lengths correlate with -- PyTOD's ``pass`` targets all land in the same
   batches -- and a tiny model trained on such batches learned to ignore its input
   (validation loss 0.91 vs 0.55 with local mega-batches, same run otherwise).
+- Optionally the first ``curriculum_batches`` batches follow a length curriculum
+  (competence-based, Platanios et al. 2019): batch ``b`` draws only from the shortest
+  ``c(b)`` fraction of the examples (by source length), ``c`` rising linearly from
+  ``curriculum_start`` to 1. A from-scratch tiny seq2seq model that sees the long PyTOD
+  prompts from the first step learns the templated target tokens and leaves its
+  cross-attention unused; short examples first make it learn to read the source
+  (150 s probe: 0.53 vs 0.31 exact match on held-out rows).
 - The batch sampler is seeded by (seed, epoch) and the loader is *stateful*: Lightning
   stores how many batches of the epoch were consumed in each checkpoint and the loader
   skips exactly those on resume, so an interrupted run sees the same batches as an
@@ -257,6 +264,27 @@ def mix_tasks(tasks: Sequence[TaskRange], rng: np.random.Generator) -> np.ndarra
 # local mega-batches and no target re-sort: see the module docstring for why
 DEFAULT_MEGABATCH_FACTOR = 50
 DEFAULT_TARGET_GROUP_BATCHES = 0
+DEFAULT_CURRICULUM_START = 0.1
+
+
+@dataclass(frozen=True)
+class Curriculum:
+    """Shortest-first competence curriculum over the first ``batches`` batches (0 = off)."""
+
+    batches: int = 0
+    start: float = DEFAULT_CURRICULUM_START  # fraction of the examples available at batch 0
+
+    def __post_init__(self) -> None:
+        if self.batches < 0:
+            raise ConfigError("trainer.data.curriculum_batches", f"is negative ({self.batches})")
+        if not 0.0 < self.start <= 1.0:
+            raise ConfigError("trainer.data.curriculum_start", f"must be in (0, 1], got {self.start}")
+
+    def competence(self, position: int) -> float:
+        """Fraction of the (length-sorted) examples batch ``position`` may draw from."""
+        if position >= self.batches:
+            return 1.0
+        return self.start + (1.0 - self.start) * position / self.batches
 
 
 def distributed_world() -> tuple[int, int]:
@@ -284,6 +312,7 @@ class LengthGroupedBatchSampler(Sampler[list[int]]):
         group_by_length: bool = True,
         megabatch_factor: int | None = DEFAULT_MEGABATCH_FACTOR,
         target_group_batches: int = DEFAULT_TARGET_GROUP_BATCHES,
+        curriculum: Curriculum = Curriculum(),
         shuffle: bool = True,
     ):
         self.lengths = np.asarray(lengths)
@@ -294,6 +323,7 @@ class LengthGroupedBatchSampler(Sampler[list[int]]):
         self.group_by_length = group_by_length
         self.megabatch_factor = megabatch_factor
         self.target_group_batches = target_group_batches
+        self.curriculum = curriculum
         self.shuffle = shuffle
         self.epoch = 0
         self._skip = 0  # batches of the current epoch to skip (resume)
@@ -322,7 +352,25 @@ class LengthGroupedBatchSampler(Sampler[list[int]]):
         batches = [indices[lo : lo + self.batch_size] for lo in range(0, len(indices), self.batch_size)]
         if self.shuffle and self.group_by_length:
             batches = [batches[i] for i in rng.permutation(len(batches))]
+        first = epoch * len(batches)  # global position of this epoch's first batch
+        if self.curriculum.batches > first and len(indices):
+            batches = self._with_curriculum(batches, indices, first, rng)
         return batches
+
+    def _with_curriculum(self, batches: list[np.ndarray], indices: np.ndarray, first: int,
+                         rng: np.random.Generator) -> list[np.ndarray]:
+        """Replace the batches still inside the curriculum by shortest-first draws.
+
+        The epoch keeps its number of batches (Lightning sizes epochs and schedules by
+        it), and the draws depend only on (seed, epoch), so resuming skips the same ones.
+        """
+        by_length = indices[np.argsort(self.lengths[indices], kind="stable")]
+        out = list(batches)
+        for i in range(min(len(out), self.curriculum.batches - first)):
+            allowed = max(self.batch_size, math.ceil(self.curriculum.competence(first + i) * len(by_length)))
+            pool = by_length[:allowed]
+            out[i] = np.sort(rng.choice(pool, size=min(self.batch_size, len(pool)), replace=False))
+        return out
 
     def _group(self, chunk: np.ndarray) -> np.ndarray:
         # stable sorts, longest first: the first batch of a chunk is its largest
@@ -440,11 +488,20 @@ class DataSettings:
     group_by_length: bool = True
     megabatch_factor: int | None = DEFAULT_MEGABATCH_FACTOR  # None: the whole epoch
     target_group_batches: int = DEFAULT_TARGET_GROUP_BATCHES  # > 0: re-sort runs by target
+    curriculum_batches: int = 0  # > 0: shortest-first length curriculum over these batches
+    curriculum_start: float = DEFAULT_CURRICULUM_START
     task_weights: Mapping[str, float] = field(default_factory=dict)
     val_size: int = 64  # examples held out for validation loss when no val set is given
     num_workers: int = 0
     num_proc: int | None = None  # tokenisation processes
     pad_to_multiple_of: int | None = None
+
+    def __post_init__(self) -> None:
+        self.curriculum  # noqa: B018 -- validates the curriculum keys at construction
+
+    @property
+    def curriculum(self) -> Curriculum:
+        return Curriculum(self.curriculum_batches, self.curriculum_start)
 
 
 class ExampleDataModule(pl.LightningDataModule):
@@ -544,6 +601,7 @@ class ExampleDataModule(pl.LightningDataModule):
             group_by_length=self.data.group_by_length,
             megabatch_factor=self.data.megabatch_factor,
             target_group_batches=self.data.target_group_batches,
+            curriculum=self.data.curriculum,
         )
 
     def _progress(self) -> int:

@@ -132,17 +132,20 @@ class SpecTODAgent:
     def _history(self, session: _Session) -> list[dict[str, Any]]:
         messages = [message(self.prompt.roles.system, session.system_message)]
         for record in session.records:
-            messages += turn_messages(record, self.prompt.roles, loss=False)
+            messages += turn_messages(record, self.prompt.roles, loss=False,
+                                      spaced_values=self.prompt.spaced_values)
         return messages
 
     def _call_prompt(self, session: _Session, user: str) -> list[dict[str, Any]]:
         return self._history(session) + partial_turn_messages(
-            user, session.calls, self.prompt.roles, before_response=False
+            user, session.calls, self.prompt.roles, before_response=False,
+            spaced_values=self.prompt.spaced_values,
         )
 
     def _response_prompt(self, session: _Session, user: str) -> list[dict[str, Any]]:
         return self._history(session) + partial_turn_messages(
-            user, session.calls, self.prompt.roles, before_response=True
+            user, session.calls, self.prompt.roles, before_response=True,
+            spaced_values=self.prompt.spaced_values,
         )
 
     # -- the loop --------------------------------------------------------------------------

@@ -240,6 +240,7 @@ class PromptConfig:
     functions_in_prompt: str = "auto"  # all | dialogue | auto (all for MultiWOZ, dialogue SGD)
     domain_history_turns: int = 2  # previous exchanges the domain predictor sees
     spec_detail: str = "full"  # full | compact (no descriptions) | names (argument names only)
+    spaced_values: bool = False  # call values written " north ": see prompts.render_call
 
     def prompt_functions(self, catalog: FunctionCatalog, dialogue: Dialogue) -> list[FunctionSpec]:
         mode = self.functions_in_prompt
@@ -267,7 +268,8 @@ def e2e_conversation(
                                 prompt.spec_detail)
     messages = [message(prompt.roles.system, system)]
     for turn in gold:
-        messages += turn_messages(turn.record, prompt.roles, loss=True)
+        messages += turn_messages(turn.record, prompt.roles, loss=True,
+                                  spaced_values=prompt.spaced_values)
     return messages
 
 
@@ -284,7 +286,8 @@ def dst_conversation(
         # DST only: the system's own (lexicalised) words are context, e.g. the name it offered
         said = turn.system_turn.utterance if turn.system_turn is not None else ""
         record = replace(turn.record, response=said)
-        messages += turn_messages(record, prompt.roles, loss=True, with_policy=False)
+        messages += turn_messages(record, prompt.roles, loss=True, with_policy=False,
+                                  spaced_values=prompt.spaced_values)
     return messages
 
 

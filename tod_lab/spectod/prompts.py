@@ -101,7 +101,13 @@ class TurnRecord:
     has_response: bool = True  # False for a final user turn with no system answer
 
 
-def render_call(function: str, arguments: Mapping[str, str]) -> str:
+def render_call(function: str, arguments: Mapping[str, str], *, spaced_values: bool = False) -> str:
+    """The call markup. ``spaced_values`` writes ``{"area": " north "}``: for a tokenizer
+    trained from scratch the value then has the same pieces as in the user's words
+    ("Ġnorth", not "north" after a quote), so a tiny model can copy it. The parser strips
+    values, so the state is the same either way."""
+    if spaced_values:
+        arguments = {k: f" {v} " if isinstance(v, str) else v for k, v in arguments.items()}
     payload = json.dumps({"function": function, "arguments": dict(arguments)}, ensure_ascii=False)
     return f"{CALL_OPEN}{payload}{CALL_CLOSE}"
 
@@ -232,7 +238,8 @@ def message(role: str, content: str, loss: bool = False) -> dict[str, Any]:
 
 
 def turn_messages(
-    record: TurnRecord, roles: ChatRoles, *, loss: bool, with_policy: bool = True
+    record: TurnRecord, roles: ChatRoles, *, loss: bool, with_policy: bool = True,
+    spaced_values: bool = False,
 ) -> list[dict[str, Any]]:
     """The messages of one turn.
 
@@ -242,7 +249,8 @@ def turn_messages(
     """
     out = [message(roles.user, record.user)]
     for call in record.calls:
-        out.append(message(roles.function, render_call(call.function, call.arguments), loss))
+        call_text = render_call(call.function, call.arguments, spaced_values=spaced_values)
+        out.append(message(roles.function, call_text, loss))
         if with_policy:
             out.append(message(roles.observation, observation_text(call.count)))
     if with_policy:
@@ -258,7 +266,8 @@ def turn_messages(
 
 
 def partial_turn_messages(
-    user: str, calls: Sequence[CallRecord], roles: ChatRoles, *, before_response: bool
+    user: str, calls: Sequence[CallRecord], roles: ChatRoles, *, before_response: bool,
+    spaced_values: bool = False,
 ) -> list[dict[str, Any]]:
     """The current turn as far as the agent has got: what the next generation continues.
 
@@ -266,7 +275,7 @@ def partial_turn_messages(
     when nothing was called); otherwise the prompt of the next function call.
     """
     record = TurnRecord(user=user, calls=list(calls), has_response=False)
-    out = turn_messages(record, roles, loss=False, with_policy=True)
+    out = turn_messages(record, roles, loss=False, with_policy=True, spaced_values=spaced_values)
     if not before_response and not calls:
         out = out[:1]  # the user message only: no "no call" observation before a call
     return out

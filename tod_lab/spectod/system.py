@@ -62,6 +62,7 @@ class SpecTODSystem:
         functions_in_prompt: str = "auto",
         domain_history_turns: int = 2,
         spec_detail: str = "full",
+        spaced_values: bool = False,
         roles: Mapping[str, str] | None = None,
         intent_argument: bool | None = None,
         num_examples: int = 3,
@@ -82,6 +83,7 @@ class SpecTODSystem:
             functions_in_prompt=functions_in_prompt,
             domain_history_turns=int(domain_history_turns),
             spec_detail=spec_detail,
+            spaced_values=bool(spaced_values),
         )
         self.intent_argument = intent_argument
         self.num_examples = int(num_examples)
@@ -132,6 +134,7 @@ class SpecTODSystem:
                 "functions_in_prompt": self.prompt.functions_in_prompt,
                 "domain_history_turns": self.prompt.domain_history_turns,
                 "spec_detail": self.prompt.spec_detail,
+                "spaced_values": self.prompt.spaced_values,
             },
         }
 
