@@ -266,3 +266,44 @@ def test_curriculum_keys_are_checked():
         DataSettings(curriculum_batches=10, curriculum_start=0.0)
     with pytest.raises(ConfigError, match="trainer.data.curriculum_batches"):
         DataSettings(curriculum_batches=-1)
+
+
+def test_lightning_sees_a_new_epoch_of_batches_every_epoch(seq2seq_tokenizer, booking_rows, tmp_path):
+    """Lightning only calls ``set_epoch`` on a loader's sampler, not on its batch sampler:
+    the loader must pass the trainer's epoch on, or every epoch repeats epoch 0 (and a
+    length curriculum never ends)."""
+    import pytorch_lightning as pl
+    import torch
+
+    examples = {"ap": Dataset.from_list(booking_rows[:96])}
+    module = ExampleDataModule(
+        examples, seq2seq_tokenizer, tokenize=TokenizeSettings(kind="seq2seq"),
+        data=DataSettings(batch_size=8, val_size=0, curriculum_batches=6, curriculum_start=0.25),
+        seed=0, cache_dir=tmp_path)
+
+    class Recorder(pl.LightningModule):
+        def __init__(self):
+            super().__init__()
+            self.weight = torch.nn.Parameter(torch.zeros(1))
+            self.batches: dict[int, list[list[int]]] = {}
+
+        def training_step(self, batch, _):
+            rows = [r[r != seq2seq_tokenizer.pad_token_id].tolist() for r in batch["input_ids"]]
+            self.batches.setdefault(self.current_epoch, []).append(sorted(map(tuple, rows)))
+            return (self.weight ** 2).sum()
+
+        def configure_optimizers(self):
+            return torch.optim.SGD(self.parameters(), lr=0.1)
+
+    recorder = Recorder()
+    pl.Trainer(max_epochs=3, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+               enable_model_summary=False, num_sanity_val_steps=0).fit(recorder, datamodule=module)
+    sampler = module.train_batch_sampler()
+    for epoch in range(3):
+        expected = [sorted(tuple(module.train_set[int(i)]["input_ids"]) for i in b)
+                    for b in sampler.epoch_batches(epoch)]
+        assert recorder.batches[epoch] == expected
+    assert recorder.batches[0] != recorder.batches[1] != recorder.batches[2]
+    # the curriculum (6 batches of 12) shaped epoch 0 only
+    long_rows = sum(len(r) for b in recorder.batches[0][:6] for r in b)
+    assert long_rows < sum(len(r) for b in recorder.batches[1][:6] for r in b)

@@ -412,9 +412,19 @@ class ResumableDataLoader(DataLoader):
     what the sampler yielded would be off by one.
     """
 
-    def __init__(self, *args, progress: Callable[[], int] | None = None, **kwargs):
+    def __init__(self, *args, progress: Callable[[], int] | None = None,
+                 epoch: Callable[[], int] | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         self._progress = progress
+        self._epoch = epoch
+
+    def __iter__(self):
+        # Lightning (2.6) calls set_epoch on a loader's sampler and on its batch sampler's
+        # `.sampler`, never on the batch sampler itself: without this every epoch would
+        # repeat epoch 0's batches (and a curriculum would never end)
+        if self._epoch is not None:
+            self.batch_sampler.set_epoch(self._epoch())
+        return super().__iter__()
 
     def state_dict(self) -> dict[str, int]:
         sampler = self.batch_sampler
@@ -604,6 +614,10 @@ class ExampleDataModule(pl.LightningDataModule):
             curriculum=self.data.curriculum,
         )
 
+    def _epoch(self) -> int:
+        trainer = getattr(self, "trainer", None)
+        return int(trainer.current_epoch) if trainer is not None else 0
+
     def _progress(self) -> int:
         trainer = getattr(self, "trainer", None)
         if trainer is None:
@@ -621,6 +635,7 @@ class ExampleDataModule(pl.LightningDataModule):
             # or a resumed run would diverge from an uninterrupted one
             generator=torch.Generator().manual_seed(self.seed),
             progress=self._progress,
+            epoch=self._epoch,
         )
 
     def val_dataloader(self) -> DataLoader | list:
