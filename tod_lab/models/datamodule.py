@@ -18,7 +18,7 @@
   ``curriculum_start`` to 1. A from-scratch tiny seq2seq model that sees the long PyTOD
   prompts from the first step learns the templated target tokens and leaves its
   cross-attention unused; short examples first make it learn to read the source
-  (150 s probe: 0.53 vs 0.31 exact match on held-out rows).
+  (150 s probes at the same learning rate: 0.53 vs 0.41 exact match on held-out rows).
 - The batch sampler is seeded by (seed, epoch) and the loader is *stateful*: Lightning
   stores how many batches of the epoch were consumed in each checkpoint and the loader
   skips exactly those on resume, so an interrupted run sees the same batches as an
@@ -413,7 +413,7 @@ class ResumableDataLoader(DataLoader):
     """
 
     def __init__(self, *args, progress: Callable[[], int] | None = None,
-                 epoch: Callable[[], int] | None = None, **kwargs):
+                 epoch: Callable[[], int | None] | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         self._progress = progress
         self._epoch = epoch
@@ -422,8 +422,9 @@ class ResumableDataLoader(DataLoader):
         # Lightning (2.6) calls set_epoch on a loader's sampler and on its batch sampler's
         # `.sampler`, never on the batch sampler itself: without this every epoch would
         # repeat epoch 0's batches (and a curriculum would never end)
-        if self._epoch is not None:
-            self.batch_sampler.set_epoch(self._epoch())
+        epoch = self._epoch() if self._epoch is not None else None
+        if epoch is not None:  # None: not driven by a trainer; the sampler keeps its own
+            self.batch_sampler.set_epoch(epoch)
         return super().__iter__()
 
     def state_dict(self) -> dict[str, int]:
@@ -614,9 +615,9 @@ class ExampleDataModule(pl.LightningDataModule):
             curriculum=self.data.curriculum,
         )
 
-    def _epoch(self) -> int:
+    def _epoch(self) -> int | None:
         trainer = getattr(self, "trainer", None)
-        return int(trainer.current_epoch) if trainer is not None else 0
+        return int(trainer.current_epoch) if trainer is not None else None
 
     def _progress(self) -> int:
         trainer = getattr(self, "trainer", None)
