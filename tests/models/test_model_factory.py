@@ -82,10 +82,14 @@ def test_word_bpe_keeps_frequent_words_whole_where_unigram_spells_them_out(sgd_t
 
     bpe = train_tokenizer(sgd_texts, spec("bpe"), tmp_path)
     unigram = train_tokenizer(sgd_texts, spec("unigram"), tmp_path)
-    sentence = "user: I want to make a restaurant reservation for 2 people in San Jose."
+    sentence = "I want to make a restaurant reservation for 2 people in San Jose."
     assert bpe.tokenize(sentence) == [
-        "▁user", ":", "▁I", "▁want", "▁to", "▁make", "▁a", "▁restaurant", "▁reservation",
+        "I", "▁want", "▁to", "▁make", "▁a", "▁restaurant", "▁reservation",
         "▁for", "▁2", "▁people", "▁in", "▁San", "▁Jose", "."]
+    # no space is invented before a text's first word: it is the piece a word has at the
+    # start of a line (a target "x7.time = ..." and a prompt line "x7 = ..." share "x7")
+    assert bpe.tokenize("San Jose")[:2] == bpe.tokenize("in:\nSan Jose")[3:5] == ["San", "▁Jose"]
+    assert bpe.decode(bpe(sentence)["input_ids"], skip_special_tokens=True) == sentence
     assert len(unigram.tokenize(sentence)) > len(bpe.tokenize(sentence))
     sample = sgd_texts[:400]
     bpe_tokens = sum(len(bpe.tokenize(t)) for t in sample)

@@ -3,6 +3,8 @@ states), wave batching changes nothing, and each ablation switch changes the pip
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from pytod_fakes import OracleGenerator, ScriptedGenerator
 from pytod_helpers import first_file_split
@@ -70,6 +72,28 @@ def test_oracle_parity_with_the_tiny_prompt_options():
     assert result.metrics["joint_goal_accuracy"] == 1.0
     assert all("say(" not in p for p in oracle.prompts)
     assert any('cuisine=" thai "' in p and '  thai' not in p for p in oracle.prompts)
+
+
+def test_oracle_with_the_pytod_tiny_config_on_the_toy_corpus_has_jga_1(tmp_path):
+    """What the tiny model is trained to write (lower-cased, spaced values, `<new>`
+    separators, unlabelled statements) is what the runtime executes: gold targets given
+    back as model output reproduce the gold states, booleans included."""
+    from hydra.utils import instantiate
+    from lab_testing import compose_config
+
+    from tod_lab.pipeline import build_source
+
+    cfg = compose_config(["+experiment=pytod_tiny", "data.train_dialogues=20", "data.dev_dialogues=60",
+                          "data.test_dialogues=20", f"paths.cache_dir={tmp_path / 'cache'}"])
+    data = build_source(cfg).read("dev")
+    system = instantiate(cfg.system, _convert_="all")
+    oracle = OracleGenerator(data, system.prompt_settings, system.example_settings)
+    targets = " ".join(oracle.answers.values())
+    assert re.search(r"= ?true\b", targets) and re.search(r"= ?false\b", targets)
+    assert "<new>" in targets and " <new> " not in targets
+    result = system.run(data, oracle, tmp_path / "run")
+    assert not oracle.misses, oracle.misses[0][-400:]
+    assert result.metrics["joint_goal_accuracy"] == 1.0
 
 
 @pytest.mark.real_data

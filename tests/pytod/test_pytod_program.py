@@ -49,6 +49,11 @@ def test_reference_statement_forms_parse_to_typed_statements():
     assert select.kwarg("from_results") == VarRef("x7")
     assert parse_statement("x2 = f(a=-3, b=True, c=None, d=1.5)").kwargs == (
         ("a", Const(-3)), ("b", Const(True)), ("c", Const(None)), ("d", Const(1.5)))
+    # prompts and targets are lower-cased: True / False / None come back in lower case
+    assert parse_statement("f(has_wifi=true, b=false, c=none)").kwargs == (
+        ("has_wifi", Const(True)), ("b", Const(False)), ("c", Const(None)))
+    assert parse_statement("x1.has_live_music = false").items == (SetAttr("x1", "has_live_music", Const(False)),)
+    assert isinstance(parse_statement("f(a=yes)"), Rejected)  # other bare names stay variables
 
 
 def test_statements_split_on_new_token_and_lines_and_pass_means_nothing():

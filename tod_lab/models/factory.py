@@ -94,6 +94,8 @@ class ModelSpec:
 def auto_model_class(kind: str):
     from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM
 
+    import tod_lab.models.pointer  # noqa: F401  registers t5_copy / llama_copy with the Auto classes
+
     return AutoModelForSeq2SeqLM if kind == "seq2seq" else AutoModelForCausalLM
 
 

@@ -9,7 +9,7 @@ config serves every model.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -122,7 +122,9 @@ def _task_type(kind: str):
 
 
 def build_peft_config(spec: PeftSpec, *, family: str, kind: str, total_steps: int,
-                      new_token_ids: list[int] | None = None):
+                      new_token_ids: list[int] | None = None, model_heads: Sequence[str] = ()):
+    """``model_heads``: modules the model adds on top of its architecture (the copy head)
+    that start untrained, so an adapter method must train them in full."""
     import peft
 
     kwargs = dict(spec.config)
@@ -130,9 +132,18 @@ def build_peft_config(spec: PeftSpec, *, family: str, kind: str, total_steps: in
     method = spec.method
     if method in ("lora", "qlora", "adalora", "ia3"):
         kwargs["target_modules"] = list(spec.for_family("target_modules", family, required=True))
-    modules_to_save = spec.for_family("modules_to_save", family, required=False)
+    elif model_heads:
+        raise ConfigError(
+            "peft.method",
+            f"{method} cannot train the model's own heads {list(model_heads)}: they would stay "
+            "randomly initialised",
+            "use peft=lora / qlora / adalora / ia3 (they train those heads in full) or peft=none",
+        )
+    modules_to_save = list(dict.fromkeys(
+        [*(spec.for_family("modules_to_save", family, required=False) or ()), *model_heads]
+    ))
     if modules_to_save:
-        kwargs["modules_to_save"] = list(modules_to_save)
+        kwargs["modules_to_save"] = modules_to_save
     if method in ("lora", "qlora"):
         if new_token_ids and spec.train_new_token_embeddings:
             # rows of tokens we added to a pretrained vocabulary start untrained: train just
@@ -190,7 +201,8 @@ def apply_peft(model, spec: PeftSpec, *, family: str, kind: str, total_steps: in
         # inside need them to require grad
         model.enable_input_require_grads()
     config = build_peft_config(
-        spec, family=family, kind=kind, total_steps=total_steps, new_token_ids=new_token_ids
+        spec, family=family, kind=kind, total_steps=total_steps, new_token_ids=new_token_ids,
+        model_heads=tuple(getattr(model, "peft_modules_to_save", ())),
     )
     return peft.get_peft_model(model, config)
 

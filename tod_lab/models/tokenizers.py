@@ -132,9 +132,10 @@ def text_fingerprint(spec: TokenizerSpec, texts: Iterable[str]) -> str:
 def _metaspace_pre_tokenizer(spec: TokenizerSpec):
     from tokenizers import Regex, pre_tokenizers
 
-    # prepend_scheme="first": a space is only invented before the very first piece, so
-    # decode(encode(text)) == text even around added tokens like "<new>"
-    metaspace = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="first")
+    # prepend_scheme="never": no space is invented, so decode(encode(text)) == text, and a
+    # text's first word is the same piece as a word at the start of a line ("x7" opens a
+    # target "x7.time = ..." and a prompt line "x7 = ...": the copy head can point at it)
+    metaspace = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="never")
     if spec.pre_tokenizer == "punctuation":
         return pre_tokenizers.Sequence([
             pre_tokenizers.Split(Regex(PUNCTUATION_PATTERN), behavior="isolated"), metaspace,
@@ -182,7 +183,7 @@ def _build_raw_tokenizer(spec: TokenizerSpec):
             show_progress=False,
         )
     tokenizer.pre_tokenizer = _metaspace_pre_tokenizer(spec)
-    tokenizer.decoder = decoders.Metaspace(replacement="▁", prepend_scheme="first")
+    tokenizer.decoder = decoders.Metaspace(replacement="▁", prepend_scheme="never")
     return tokenizer, trainer
 
 

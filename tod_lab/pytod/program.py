@@ -32,6 +32,9 @@ from dataclasses import dataclass, field
 
 NEW_STATEMENT = "<new>"  # the added special token separating statements in AP targets
 VARIABLE_RE = re.compile(r"^x(\d{1,6})$")
+# Prompts and targets are lower-cased (as in the reference), so a model trained on them
+# writes `has_wifi=true`: Python's constants in lower case are values, never variables
+LOWERCASE_CONSTANTS = {"true": True, "false": False, "none": None}
 # "x5: x1.a = 1; x1.b = 2" -- a label in front of a line of attribute assignments. Python
 # would read it as an annotated assignment, so the label is taken off before parsing.
 LABEL_RE = re.compile(r"^\s*(x\d{1,6})\s*:(?!=)\s*(?=\S)")
@@ -431,8 +434,8 @@ def _expr(node: ast.expr, limits: Limits) -> Expr:
     ):
         return Const(-_constant(node.operand.value, limits))  # type: ignore[operator]
     if isinstance(node, ast.Name):
-        if node.id in ("True", "False", "None"):  # pragma: no cover - Constants in 3.8+
-            return Const({"True": True, "False": False, "None": None}[node.id])
+        if node.id in LOWERCASE_CONSTANTS:
+            return Const(LOWERCASE_CONSTANTS[node.id])
         return VarRef(_variable(node.id))
     if isinstance(node, ast.Attribute):
         var, attr = _attribute(node)

@@ -29,6 +29,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from tod_lab.errors import ConfigError
 from tod_lab.pytod.interpreter import Line
 from tod_lab.pytod.program import (
     NEW_STATEMENT,
@@ -76,8 +77,20 @@ class PromptSettings:
     list_apis: bool = True
     target_labels: bool = True  # targets start with "x7 =" / "x7:"; off: the runtime numbers
     spaced_values: bool = False  # string values as " san jose " (whitespace tokenizers copy)
+    # between the statements of a target. "<new>" (no spaces) for the tiny models'
+    # Metaspace tokenizer: the statement after it then starts with the same piece as a
+    # source line ("x7", not "▁x7"), so the copy head can point at it
+    statement_separator: str = f" {NEW_STATEMENT} "
     instruction: str | None = None  # None: the reference's AP instruction
     newline: str = "\n"
+
+    def __post_init__(self) -> None:
+        if self.statement_separator.strip() != NEW_STATEMENT:
+            raise ConfigError(
+                "system.prompts.statement_separator",
+                f"{self.statement_separator!r} is not the {NEW_STATEMENT} token with optional spaces",
+                "the runtime splits a predicted program at that token",
+            )
 
 
 @dataclass(frozen=True)
@@ -205,11 +218,12 @@ def _is_hint(stmt: Statement) -> bool:
 
 
 def render_statements(
-    statements: Sequence[Statement], rename: Renumbering, spaced: bool = False
+    statements: Sequence[Statement], rename: Renumbering, spaced: bool = False,
+    separator: str = f" {NEW_STATEMENT} ",
 ) -> str:
     if not statements:
         return NO_STATEMENTS
-    return f" {NEW_STATEMENT} ".join(render_statement(s, rename, spaced) for s in statements)
+    return separator.join(render_statement(s, rename, spaced) for s in statements)
 
 
 def ap_prompt(
@@ -264,7 +278,7 @@ def _task_summary(tasks: Sequence[Call], rename: Renumbering, nl: str, spaced: b
 def ap_target(statements: Sequence[Statement], rename: Renumbering, settings: PromptSettings):
     if not settings.target_labels:  # the runtime binds unlabelled statements to x<next>
         statements = [_unlabelled(s) for s in statements]
-    text = render_statements(statements, rename, settings.spaced_values)
+    text = render_statements(statements, rename, settings.spaced_values, settings.statement_separator)
     return text.lower() if settings.lowercase else text
 
 
