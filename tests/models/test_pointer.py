@@ -208,3 +208,18 @@ def test_llama_gate_mixes_the_plain_model_with_a_distribution_over_earlier_token
             # the tokens at or before this position, padding excluded: never a later one
             earlier = ids[row, : position + 1][mask[row, : position + 1].bool()].unique()
             assert probs[row, position, earlier].sum() > 0.999
+
+
+@pytest.mark.parametrize("config", [tiny_config(), tiny_llama_config()], ids=["t5", "llama"])
+def test_copy_head_starts_variance_preserving_with_an_even_gate(config):
+    """Built as the factory builds it (Auto class, from config): transformers' generic init
+    (std 1.0 for T5) must not reach the head, or the gate saturates and copying never trains."""
+    auto = AutoModelForSeq2SeqLM if isinstance(config, T5Config) else AutoModelForCausalLM
+    head = auto.from_config(config).copy_head
+    width = head.query.in_features
+    for layer in (head.query, head.key, head.gate):
+        assert layer.weight.std().item() == pytest.approx(layer.in_features**-0.5, rel=0.25)
+    assert head.gate.bias.item() == 0.0
+    states = torch.randn(2, 5, width)
+    gate = torch.sigmoid(head.gate(torch.cat([states, states], dim=-1)))
+    assert 0.2 < gate.mean().item() < 0.8

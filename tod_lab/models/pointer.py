@@ -48,6 +48,23 @@ PROBABILITY_FLOOR = 1e-9
 COPY_MODULES = ("copy_head",)
 
 
+INIT_STD_ATTR = "_copy_head_init_std"
+
+
+def init_linear(layer: nn.Linear) -> None:
+    nn.init.normal_(layer.weight, std=getattr(layer, INIT_STD_ATTR))
+    if layer.bias is not None:
+        nn.init.zeros_(layer.bias)
+
+
+def init_copy_weights(module: nn.Module) -> bool:
+    """The models' ``_init_weights`` hook: True where ``module`` is a layer of a copy head."""
+    if getattr(module, INIT_STD_ATTR, None) is None:
+        return False
+    init_linear(module)
+    return True
+
+
 class CopyHead(nn.Module):
     """Mixes a vocabulary distribution with a copy distribution over context tokens."""
 
@@ -56,15 +73,13 @@ class CopyHead(nn.Module):
         self.query = nn.Linear(width, width, bias=False)
         self.key = nn.Linear(width, width, bias=False)
         self.gate = nn.Linear(2 * width, 1)
-        self.reset_parameters()
-
-    def reset_parameters(self) -> None:
-        # variance-preserving projections of the (normalised) final states
-        width = self.query.in_features
-        nn.init.normal_(self.query.weight, std=width**-0.5)
-        nn.init.normal_(self.key.weight, std=width**-0.5)
-        nn.init.normal_(self.gate.weight, std=(2 * width) ** -0.5)
-        nn.init.zeros_(self.gate.bias)  # start at an even mixture
+        for layer in (self.query, self.key, self.gate):
+            # variance-preserving projections of the (normalised) final states; the gate
+            # bias starts at 0, an even mixture. The models' _init_weights read this: left
+            # to transformers, T5's generic init (std = initializer_factor = 1.0) saturates
+            # the gate at "vocabulary" and the copy path never trains
+            setattr(layer, INIT_STD_ATTR, layer.in_features**-0.5)
+            init_linear(layer)
 
     def forward(self, states, vocab_logits, context_keys, context_states, context_ids, allowed):
         """Log-probabilities (batch, steps, vocab).
@@ -106,9 +121,7 @@ class T5CopyForConditionalGeneration(T5ForConditionalGeneration):
         self.post_init()
 
     def _init_weights(self, module):
-        if isinstance(module, CopyHead):
-            module.reset_parameters()
-        else:
+        if not init_copy_weights(module):
             super()._init_weights(module)
 
     # generate(): keep the source ids next to the encoder outputs, so every decoding step
@@ -200,9 +213,7 @@ class LlamaCopyForCausalLM(LlamaForCausalLM):
         self.post_init()
 
     def _init_weights(self, module):
-        if isinstance(module, CopyHead):
-            module.reset_parameters()
-        else:
+        if not init_copy_weights(module):
             super()._init_weights(module)
 
     def generate(self, *args, **kwargs):
