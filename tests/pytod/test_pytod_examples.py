@@ -173,3 +173,15 @@ def test_prompts_without_the_api_list_name_the_services_only():
         say_examples=False), prompts=PromptSettings(compact_apis=True,
                                                     instruction="update the tasks:"))[0]
     assert sum(map(len, (r["source"] for r in ap))) < sum(len(r["source"]) for r in with_list)
+
+
+def test_statement_separator_must_be_the_new_token():
+    from tod_lab.errors import ConfigError
+
+    ap, _, _ = example_rows(split(), seed=0, train=False,
+                            prompts=PromptSettings(statement_separator="<new>"),
+                            settings=ExampleSettings())
+    joined = [r["target"] for r in ap if "<new>" in r["target"]]
+    assert joined and all(" <new>" not in t and "<new> " not in t for t in joined)
+    with pytest.raises(ConfigError, match="system.prompts.statement_separator"):
+        PromptSettings(statement_separator=" ; ")
