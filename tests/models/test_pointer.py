@@ -24,8 +24,7 @@ from tod_lab.models.pointer import (
     T5CopyForConditionalGeneration,
 )
 
-COPY_ARCH = {"t5_tiny": "model.architecture._target_=tod_lab.models.pointer.T5CopyConfig",
-             "llama_tiny": "model.architecture._target_=tod_lab.models.pointer.LlamaCopyConfig"}
+COPY_ARCH = {"t5_tiny": "model.copy_head=true", "llama_tiny": "model.copy_head=true"}
 COPY_CLASS = {"t5_tiny": T5CopyForConditionalGeneration, "llama_tiny": LlamaCopyForCausalLM}
 PAD, EOS, MARKER = 0, 1, 2
 
@@ -223,3 +222,24 @@ def test_copy_head_starts_variance_preserving_with_an_even_gate(config):
     states = torch.randn(2, 5, width)
     gate = torch.sigmoid(head.gate(torch.cat([states, states], dim=-1)))
     assert 0.2 < gate.mean().item() < 0.8
+
+
+def test_copy_head_config_switch(compose, tmp_path):
+    """model.copy_head=true turns the configured T5 / Llama into its copy variant; it is
+    refused for pretrained checkpoints and for architectures without a copy variant."""
+    from transformers import GPT2Config
+
+    from tod_lab.models.factory import ModelSpec
+    from tod_lab.models.pointer import with_copy_head
+
+    spec = ModelSpec.from_config(compose(["+experiment=pytod_tiny"], run_dir=tmp_path).model)
+    assert spec.copy_head and spec.kind == "seq2seq"
+    assert not ModelSpec.from_config(compose(["+experiment=spectod_tiny"], run_dir=tmp_path).model).copy_head
+    t5 = with_copy_head(tiny_config(T5Config))
+    assert type(t5) is T5CopyConfig and t5.d_model == 32 and t5.model_type == "t5_copy"
+    assert type(with_copy_head(tiny_llama_config(LlamaConfig))) is LlamaCopyConfig
+    with pytest.raises(ConfigError, match="model.copy_head.*GPT2Config"):
+        with_copy_head(GPT2Config())
+    pretrained = compose(["model=flan_t5_base", "+model.copy_head=true"], run_dir=tmp_path).model
+    with pytest.raises(ConfigError, match="model.copy_head.*model.source=config"):
+        ModelSpec.from_config(pretrained)

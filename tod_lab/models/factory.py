@@ -49,6 +49,8 @@ class ModelSpec:
     block_classes: tuple[str, ...] = ()  # FSDP wrapping units
     generation: Mapping[str, Any] = field(default_factory=dict)
     attn_implementation: str | None = None
+    # config-built models only: add a copy (pointer-generator) head (tod_lab/models/pointer.py)
+    copy_head: bool = False
 
     @classmethod
     def from_config(cls, cfg: DictConfig | Mapping | None) -> ModelSpec:
@@ -68,6 +70,11 @@ class ModelSpec:
             raise ConfigError("model.source", f"{raw['source']!r}", "use config or pretrained")
         if raw["source"] == "config" and not raw.get("architecture"):
             raise ConfigError("model.architecture", "a config-built model needs an architecture")
+        if raw.get("copy_head") and raw["source"] != "config":
+            raise ConfigError(
+                "model.copy_head", "only models built from config (model.source=config) get a copy head",
+                "a pretrained checkpoint has no trained head; set model.copy_head=false",
+            )
         if raw["source"] == "pretrained" and not raw.get("name_or_path"):
             raise ConfigError(
                 "model.name_or_path", "is empty", "set it to a local directory holding the model"
@@ -213,6 +220,10 @@ def build_config_model(spec: ModelSpec, tokenizer, *, seed: int):
         config = instantiate(arch)
     except Exception as err:
         raise ConfigError("model.architecture", f"cannot build the model config: {err}") from err
+    if spec.copy_head:
+        from tod_lab.models.pointer import with_copy_head
+
+        config = with_copy_head(config)
     set_seed(seed)
     return auto_model_class(spec.kind).from_config(config)
 

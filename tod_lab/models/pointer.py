@@ -17,10 +17,9 @@ output for T5, and every earlier position of the sequence (prompt and generated 
 for Llama. ``logits`` are the log of the mixture: ``generate`` (greedy, sampling; beams
 for T5) and the cross-entropy loss work unchanged on them.
 
-The classes are registered as model types ``t5_copy`` / ``llama_copy``, so the Auto
-classes save and reload them like any transformers model. Pretrained checkpoints are not
-affected: the head only exists where ``model.architecture._target_`` names one of the
-configs below.
+``model.copy_head=true`` builds a config-built tiny model with the head. The classes are
+registered as model types ``t5_copy`` / ``llama_copy``, so the Auto classes save and reload
+them like any transformers model. Pretrained checkpoints are not affected.
 """
 
 from __future__ import annotations
@@ -41,6 +40,8 @@ from transformers import (
     T5ForConditionalGeneration,
 )
 from transformers.modeling_outputs import BaseModelOutput, CausalLMOutputWithPast, Seq2SeqLMOutput
+
+from tod_lab.errors import ConfigError
 
 # the mixture's floor before the log: keeps logits finite for tokens neither part proposes
 PROBABILITY_FLOOR = 1e-9
@@ -265,6 +266,20 @@ class LlamaCopyForCausalLM(LlamaForCausalLM):
             hidden_states=outputs.hidden_states, attentions=outputs.attentions,
             copy_memory=None if self.training else (keys, memory_states, memory_ids),
         )
+
+
+def with_copy_head(config):
+    """The copy-head variant of a T5 or Llama config (``model.copy_head=true``)."""
+    if isinstance(config, (T5CopyConfig, LlamaCopyConfig)):
+        return config
+    for plain, copy in ((T5Config, T5CopyConfig), (LlamaConfig, LlamaCopyConfig)):
+        if type(config) is plain:
+            values = {k: v for k, v in config.to_dict().items() if k not in ("model_type", "architectures")}
+            return copy(**values)
+    raise ConfigError(
+        "model.copy_head", f"copy heads exist for T5 and Llama, not {type(config).__name__}",
+        "set model.copy_head=false",
+    )
 
 
 AutoConfig.register(T5CopyConfig.model_type, T5CopyConfig, exist_ok=True)
