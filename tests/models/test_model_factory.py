@@ -218,3 +218,20 @@ def test_qlora_refused_where_4bit_kernels_cannot_run(monkeypatch):
     monkeypatch.setattr(bitsandbytes.nn, "Linear4bit", broken)
     with pytest.raises(ConfigError, match="cannot run 4-bit layers on cpu.*peft=lora"):
         require_bitsandbytes(on_gpu=False)
+
+
+def test_t5_with_a_deeper_decoder_trains_exports_and_generates(train_tiny, booking_rows, tmp_path):
+    """transformers sizes T5's generation cache by the encoder depth: a deeper decoder
+    failed with an IndexError at the first generate, after the whole training. The factory
+    turns the cache off for such a model, and the exported model keeps that."""
+    from tod_lab.models.factory import load_bundle
+
+    bundle, _ = train_tiny("t5_tiny", "none", tmp_path, steps=2,
+                           extra=["model.architecture.num_decoder_layers=3"])
+    assert bundle.model.config.num_decoder_layers == 3
+    assert bundle.model.generation_config.use_cache is False
+    prompts = [r["source"] for r in booking_rows[:2]]
+    before = bundle.generator(max_new_tokens=6).generate(prompts)
+    reloaded = load_bundle(tmp_path)
+    assert reloaded.model.generation_config.use_cache is False
+    assert reloaded.generator(max_new_tokens=6).generate(prompts) == before

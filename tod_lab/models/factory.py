@@ -225,7 +225,25 @@ def build_config_model(spec: ModelSpec, tokenizer, *, seed: int):
 
         config = with_copy_head(config)
     set_seed(seed)
-    return auto_model_class(spec.kind).from_config(config)
+    model = auto_model_class(spec.kind).from_config(config)
+    _generate_without_cache_if_decoder_depth_differs(model)
+    return model
+
+
+def _generate_without_cache_if_decoder_depth_differs(model) -> None:
+    """transformers 5 sizes a T5 generation cache by ``num_layers`` (the encoder's depth):
+    with ``num_decoder_layers`` larger, cached generation fails with an IndexError after
+    the whole training. Decode without the cache instead (saved with the model); for a
+    seq2seq model that only recomputes the decoder over the short generated prefix."""
+    config = model.config
+    decoder_layers = getattr(config, "num_decoder_layers", None)
+    if config.is_encoder_decoder and decoder_layers not in (None, getattr(config, "num_layers", None)):
+        model.generation_config.use_cache = False
+        log.warning(
+            "model.architecture: num_decoder_layers=%s != num_layers=%s; generating without the "
+            "key/value cache (transformers sizes the cache by num_layers)",
+            decoder_layers, config.num_layers,
+        )
 
 
 def texts_for_tokenizer(examples: Mapping[str, Any]) -> list[str]:
