@@ -77,6 +77,13 @@ def test_logits_are_a_distribution_and_generate_matches_stepwise_argmax(tmp_path
     assert torch.equal(reloaded.generate(input_ids=source, attention_mask=mask, max_new_tokens=6), generated)
 
 
+def plain_twin(copy_model, plain):
+    """``plain`` with ``copy_model``'s weights: the same network without the copy head."""
+    missing = plain.load_state_dict(copy_model.state_dict(), strict=False)
+    assert all(key.startswith("copy_head.") for key in missing.unexpected_keys)
+    return plain.eval()
+
+
 def saturate_gate(model, towards: str) -> None:
     """Push the copy gate to one side: "vocab" (g = 1) or "copy" (g = 0)."""
     with torch.no_grad():
@@ -87,9 +94,7 @@ def saturate_gate(model, towards: str) -> None:
 def test_t5_gate_mixes_the_plain_model_with_a_distribution_over_source_tokens():
     torch.manual_seed(0)
     model = T5CopyForConditionalGeneration(tiny_config()).eval()
-    plain = T5ForConditionalGeneration(tiny_config(T5Config)).eval()
-    missing = plain.load_state_dict(model.state_dict(), strict=False)
-    assert all(key.startswith("copy_head.") for key in missing.unexpected_keys)
+    plain = plain_twin(model, T5ForConditionalGeneration(tiny_config(T5Config)))
     source, mask = padded_batch(1)
     decoder_input = torch.randint(3, 64, (4, 5))
     with torch.no_grad():
@@ -187,9 +192,7 @@ def test_causal_logits_are_a_distribution_and_cached_generate_matches_full_recom
 def test_llama_gate_mixes_the_plain_model_with_a_distribution_over_earlier_tokens():
     torch.manual_seed(0)
     model = LlamaCopyForCausalLM(tiny_llama_config()).eval()
-    plain = LlamaForCausalLM(tiny_llama_config(LlamaConfig)).eval()
-    missing = plain.load_state_dict(model.state_dict(), strict=False)
-    assert all(key.startswith("copy_head.") for key in missing.unexpected_keys)
+    plain = plain_twin(model, LlamaForCausalLM(tiny_llama_config(LlamaConfig)))
     ids, mask = left_padded_batch(1)
     with torch.no_grad():
         saturate_gate(model, "vocab")
