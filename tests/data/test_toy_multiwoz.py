@@ -12,8 +12,8 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from lab_testing import compose_config
 from hydra.utils import instantiate
+from lab_testing import compose_config
 
 from tod_lab.data import multiwoz
 from tod_lab.data.io import read_json

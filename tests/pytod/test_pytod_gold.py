@@ -10,13 +10,13 @@ import sys
 from pathlib import Path
 
 import pytest
-from pytod_helpers import first_file_split
 from lab_testing import compose_config
+from pytod_helpers import first_file_split
 from pytod_schema_fixture import dialogue, schema
 
 from tod_lab.data.io import read_json
-from tod_lab.pipeline import build_source
 from tod_lab.data.types import DialogueSplit, Schema
+from tod_lab.pipeline import build_source
 from tod_lab.pytod.gold import build_gold, replay
 from tod_lab.pytod.simulator import ApiCatalog, backend_for
 from tod_lab.pytod.system import PyTODSystem, empty_state, previous_state

@@ -18,7 +18,6 @@ import argparse
 import gzip
 import hashlib
 import json
-import socket
 import sys
 import urllib.error
 import urllib.request
@@ -100,7 +99,7 @@ def check_online(url: str, timeout: float = 5.0) -> None:
     try:
         with urllib.request.urlopen(urllib.request.Request(url, method="HEAD"), timeout=timeout):
             return
-    except (urllib.error.URLError, socket.timeout, OSError) as exc:
+    except (TimeoutError, urllib.error.URLError, OSError) as exc:
         raise DataError(
             f"cannot reach {url.split('/')[2] if '//' in url else url} ({exc})",
             hint=(
