@@ -24,9 +24,9 @@ from tod_lab.models.pointer import (
     T5CopyForConditionalGeneration,
 )
 
-COPY_ARCH = {"t5_tiny": "model.copy_head=true", "llama_tiny": "model.copy_head=true"}
+COPY_HEAD = "model.copy_head=true"
 COPY_CLASS = {"t5_tiny": T5CopyForConditionalGeneration, "llama_tiny": LlamaCopyForCausalLM}
-PAD, EOS, MARKER = 0, 1, 2
+PAD, EOS, BOS = 0, 1, 2
 
 
 def tiny_config(cls=T5CopyConfig, vocab: int = 64) -> T5Config:
@@ -38,7 +38,7 @@ def tiny_config(cls=T5CopyConfig, vocab: int = 64) -> T5Config:
 def tiny_llama_config(cls=LlamaCopyConfig, vocab: int = 64, layers: int = 1) -> LlamaConfig:
     return cls(vocab_size=vocab, hidden_size=32, intermediate_size=64, num_hidden_layers=layers,
                num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=64,
-               pad_token_id=PAD, eos_token_id=EOS, bos_token_id=MARKER)
+               pad_token_id=PAD, eos_token_id=EOS, bos_token_id=BOS)
 
 
 def padded_batch(seed: int):
@@ -121,7 +121,7 @@ def booking_prompts(bundle, booking_rows) -> list:
 @pytest.mark.parametrize("model", ["t5_tiny", "llama_tiny"])
 def test_lora_trains_the_copy_head_in_full_and_reloads(model, train_tiny, logged_losses, tmp_path,
                                                       booking_rows):
-    bundle, _ = train_tiny(model, "lora", tmp_path, steps=12, extra=[COPY_ARCH[model], "optimizer.lr=1e-2"])
+    bundle, _ = train_tiny(model, "lora", tmp_path, steps=12, extra=[COPY_HEAD, "optimizer.lr=1e-2"])
     assert isinstance(bundle.model.get_base_model(), COPY_CLASS[model])
     # peft trains a full copy of each module to save (copy_head.modules_to_save.default.*)
     trainable = {name for name, p in bundle.model.named_parameters() if p.requires_grad}
@@ -139,7 +139,7 @@ def test_lora_trains_the_copy_head_in_full_and_reloads(model, train_tiny, logged
 
 @pytest.mark.parametrize("model", ["t5_tiny", "llama_tiny"])
 def test_full_fine_tuning_exports_a_copy_model_that_reloads(model, train_tiny, tmp_path, booking_rows):
-    bundle, _ = train_tiny(model, "none", tmp_path, steps=4, extra=[COPY_ARCH[model]])
+    bundle, _ = train_tiny(model, "none", tmp_path, steps=4, extra=[COPY_HEAD])
     assert isinstance(bundle.model, COPY_CLASS[model])
     prompts = booking_prompts(bundle, booking_rows)
     before = bundle.generator(max_new_tokens=12).generate(prompts)
@@ -150,7 +150,7 @@ def test_full_fine_tuning_exports_a_copy_model_that_reloads(model, train_tiny, t
 
 def test_prefix_tuning_of_a_copy_model_is_refused_clearly(train_tiny, tmp_path):
     with pytest.raises(ConfigError, match="peft.method.*copy_head"):
-        train_tiny("t5_tiny", "prefix", tmp_path, steps=2, extra=[COPY_ARCH["t5_tiny"]])
+        train_tiny("t5_tiny", "prefix", tmp_path, steps=2, extra=[COPY_HEAD])
 
 
 # ----------------------------------------------------------------------------- Llama
