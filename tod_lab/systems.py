@@ -39,6 +39,8 @@ class Generator(Protocol):
         num_beams: int | None = None,
         stop: list[str] | None = None,
         prefixes: list[str] | None = None,  # causal: forced start of each answer
+        # per prompt: what the answer may be (tod_lab.models.generate.OutputConstraint)
+        constraints: list[Any] | None = None,
     ) -> list[str]: ...
 
     def score_options(self, prompt: Any, options: list[str]) -> list[float]:

@@ -94,3 +94,42 @@ def test_chat_prompts_need_a_causal_model(trained_bundles):
     generator: BatchedGenerator = trained_bundles["t5_tiny"].generator()
     with pytest.raises(Exception, match="causal"):
         generator.generate([[{"role": "user", "content": "hi"}]])
+
+
+class OnlyPrefixesOf:
+    """A constraint allowing exactly one answer (and its prefixes on the way)."""
+
+    def __init__(self, answer: str):
+        self.answer = answer
+
+    def viable(self, text: str) -> bool:
+        return self.answer.startswith(text)
+
+    def complete(self, text: str) -> bool:
+        return text == self.answer
+
+
+class Anything:
+    def viable(self, text: str) -> bool:
+        return True
+
+    def complete(self, text: str) -> bool:
+        return True
+
+
+@pytest.mark.parametrize("model", ["t5_tiny", "llama_tiny"])
+def test_constraints_steer_greedy_decoding_per_prompt(model, trained_bundles, unseen_rows):
+    bundle = trained_bundles[model]
+    prompts = prompts_for(bundle.kind, unseen_rows[:6])
+    generator = bundle.generator(batch_size=4, max_new_tokens=40, constraint_top_k=10**6)
+    free = generator.generate(prompts)
+    # prompt i may only answer what the model wrote for prompt i + 1 (a different answer)
+    wanted = free[1:] + free[:1]
+    assert any(w != f for w, f in zip(wanted, free, strict=True))
+    steered = generator.generate(prompts, constraints=[OnlyPrefixesOf(w) for w in wanted])
+    assert steered == wanted
+    # None leaves a prompt alone; a constraint that allows everything changes nothing
+    mixed = generator.generate(prompts, constraints=[None, Anything()] * 3)
+    assert mixed == free
+    with pytest.raises(ValueError, match="2 constraints for 6 prompts"):
+        generator.generate(prompts, constraints=[None, None])

@@ -185,3 +185,22 @@ def test_statement_separator_must_be_the_new_token():
     assert joined and all(" <new>" not in t and "<new> " not in t for t in joined)
     with pytest.raises(ConfigError, match="system.prompts.statement_separator"):
         PromptSettings(statement_separator=" ; ")
+
+
+def test_keep_last_offer_pins_the_latest_result_and_its_agent_line():
+    def conversations(keep: bool) -> list[str]:
+        prompts = PromptSettings(compact_apis=True, list_apis=False, instruction="update:",
+                                 max_history_lines=1, keep_last_offer=keep)
+        ap, _, _ = example_rows(split(), seed=0, train=False, prompts=prompts,
+                                settings=ExampleSettings(say_examples=False))
+        return [r["source"].split("conversation:\n")[1] for r in ap]
+
+    offer = ("signal: call to restaurants_9_find_restaurants (x1) returned 2 results\n"
+             "agent: how about bangkok bay? it is cheap.\n")
+    plain, pinned = conversations(False), conversations(True)
+    # the window of one line loses "bangkok bay", which the second turn's select() needs
+    assert plain[1] == "user: sounds good, book it for 7 pm for two."
+    assert pinned[1] == offer + "user: sounds good, book it for 7 pm for two."
+    # later turns keep the latest offer too; before any search there is nothing to pin
+    assert pinned[3] == offer + "user: thanks, that's all."
+    assert pinned[0] == plain[0] == "user: i want thai food in san jose."

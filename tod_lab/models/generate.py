@@ -7,7 +7,9 @@ texts in input order. Greedy results equal one-by-one generation (tested).
 Prompts: a string (seq2seq source, or raw causal text), or for causal models a list of
 chat messages rendered with the tokenizer's chat template plus the assistant header.
 ``prefixes`` force the start of each causal answer; the returned text is what the model
-wrote *after* the prefix, cut before the first stop string.
+wrote *after* the prefix, cut before the first stop string. ``constraints`` (one per prompt,
+or None) restrict decoding to outputs a system's grammar allows (see
+:class:`ViablePrefixLogitsProcessor`).
 """
 
 from __future__ import annotations
@@ -15,9 +17,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import torch
+from transformers import LogitsProcessor, LogitsProcessorList
 
 from tod_lab.errors import ConfigError
 
@@ -30,6 +33,7 @@ class GenerationSettings:
     num_beams: int = 1
     batch_size: int = 32
     max_input_length: int | None = None  # prompts longer than this are truncated (warned)
+    constraint_top_k: int = 16  # with constraints: how many best tokens a step may check
 
 
 def cut_at_stop(text: str, stop: Sequence[str] | None) -> str:
@@ -43,6 +47,69 @@ def _default_device(model) -> torch.device:
     if getattr(model, "is_loaded_in_4bit", False) or getattr(model, "is_quantized", False):
         return next(model.parameters()).device  # bitsandbytes weights stay where they are
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+class OutputConstraint(Protocol):
+    """What a system allows one prompt's answer to be, asked over the decoded text."""
+
+    def viable(self, text: str) -> bool:
+        """Can ``text`` still be continued into an allowed answer?"""
+        ...
+
+    def complete(self, text: str) -> bool:
+        """Is ``text`` an allowed answer as it stands (may generation stop)?"""
+        ...
+
+
+class ViablePrefixLogitsProcessor(LogitsProcessor):
+    """Keeps, per row, only the best-scoring next tokens whose text stays viable.
+
+    Each step looks at a row's ``top_k`` tokens in score order and keeps the first
+    ``keep`` (= beams) whose decoded continuation the row's constraint accepts (an EOS
+    token: when the text so far is complete); every other token gets -inf. Where none of
+    the top ``top_k`` is viable the row is left alone: the model's own choice is then
+    parsed and rejected downstream like any other bad output. Checking a handful of
+    candidates on decoded text keeps grammars character-level (see
+    :mod:`tod_lab.pytod.constrained`) without a token-level automaton.
+    """
+
+    def __init__(self, tokenizer, constraints: Sequence[OutputConstraint | None], *,
+                 start: int, eos_ids: Sequence[int], keep: int = 1, top_k: int = 16):
+        self.tokenizer = tokenizer
+        self.constraints = list(constraints)
+        self.start = start
+        self.eos_ids = set(eos_ids)
+        self.keep = keep
+        self.top_k = top_k
+        self.per_row = max(1, keep)  # rows of one prompt are consecutive (beams)
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+        top = scores.topk(min(self.top_k, scores.shape[-1]), dim=-1).indices.tolist()
+        for row, candidates in enumerate(top):
+            constraint = self.constraints[row // self.per_row]
+            if constraint is None:
+                continue
+            ids = input_ids[row, self.start:].tolist()
+            if any(t in self.eos_ids for t in ids):
+                continue  # finished: generate pads this row from here on
+            text = self.tokenizer.decode(ids, skip_special_tokens=True)
+            if not constraint.viable(text):
+                continue  # already off the grammar (an earlier unconstrained step)
+            kept = []
+            for token in candidates:
+                if token in self.eos_ids:
+                    ok = constraint.complete(text)
+                else:
+                    ok = constraint.viable(self.tokenizer.decode(ids + [token], skip_special_tokens=True))
+                if ok:
+                    kept.append(token)
+                    if len(kept) == self.keep:
+                        break
+            if kept:
+                mask = torch.full_like(scores[row], float("-inf"))
+                mask[kept] = 0.0
+                scores[row] = scores[row] + mask
+        return scores
 
 
 class BatchedGenerator:
@@ -157,11 +224,14 @@ class BatchedGenerator:
         num_beams: int | None = None,
         stop: list[str] | None = None,
         prefixes: list[str] | None = None,
+        constraints: Sequence[OutputConstraint | None] | None = None,
     ) -> list[str]:
         if not prompts:
             return []
         if prefixes is not None and len(prefixes) != len(prompts):
             raise ValueError(f"{len(prefixes)} prefixes for {len(prompts)} prompts")
+        if constraints is not None and len(constraints) != len(prompts):
+            raise ValueError(f"{len(constraints)} constraints for {len(prompts)} prompts")
         texts = [self.render_prompt(p, prefixes[i] if prefixes else None) for i, p in enumerate(prompts)]
         encoded = self._encode(texts, [not isinstance(p, str) for p in prompts])
         outputs: list[str] = [""] * len(prompts)
@@ -177,6 +247,14 @@ class BatchedGenerator:
             kwargs["tokenizer"] = self.tokenizer
         for batch in self._batches([len(e) for e in encoded]):
             inputs = self._pad([encoded[i] for i in batch])
+            if constraints is not None:
+                # seq2seq: the decoder's ids start with its start token (a special token,
+                # dropped by decode); causal: after the (left-padded) prompt
+                start = inputs["input_ids"].shape[1] if self.kind == "causal" else 0
+                kwargs["logits_processor"] = LogitsProcessorList([ViablePrefixLogitsProcessor(
+                    self.tokenizer, [constraints[i] for i in batch], start=start,
+                    eos_ids=kwargs["eos_token_id"], keep=kwargs["num_beams"],
+                    top_k=self.settings.constraint_top_k)])
             generated = self.model.generate(**inputs, **kwargs)
             if self.kind == "causal":
                 generated = generated[:, inputs["input_ids"].shape[1]:]

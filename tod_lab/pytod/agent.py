@@ -24,6 +24,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from tod_lab.data.types import Dialogue, DialogueSplit, Frame, State, Turn
+from tod_lab.pytod.constrained import ProgramConstraint
 from tod_lab.pytod.interpreter import DialogueSession
 from tod_lab.pytod.program import Assignments, Call, render_statement
 from tod_lab.pytod.prompts import (
@@ -55,6 +56,9 @@ class AgentSettings:
     max_new_tokens: int = 128
     ps_max_new_tokens: int = 64
     wave_size: int | None = None  # dialogues per wave; None = all; 1 = one at a time
+    # AP decoding keeps to the program grammar of the dialogue's services, with string
+    # values copied from the prompt or categorical (tod_lab.pytod.constrained)
+    constrained_decoding: bool = False
 
 
 DEFAULT_AGENT = AgentSettings()
@@ -194,8 +198,15 @@ class Agent:
     def wave(self, runs: list[DialogueRun]) -> list[TurnLog]:
         for run in runs:
             run.begin_turn()
+        prompts = [self._ap_prompt(r) for r in runs]
+        constraints = None
+        if self.settings.constrained_decoding:
+            constraints = [
+                ProgramConstraint.for_prompt(p, self.catalog, r.session.services)
+                for p, r in zip(prompts, runs, strict=True)
+            ]
         outputs = self.generator.generate(
-            [self._ap_prompt(r) for r in runs], max_new_tokens=self.settings.max_new_tokens
+            prompts, max_new_tokens=self.settings.max_new_tokens, constraints=constraints
         )
         for run, output in zip(runs, outputs, strict=True):
             self._execute(run, output, origin="model")

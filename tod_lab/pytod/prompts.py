@@ -67,6 +67,11 @@ class PromptSettings:
     show_results: bool = True  # list the properties (result slots) of each service
     max_prompt_chars: int = 6000  # oldest conversation lines are dropped beyond this
     max_history_lines: int | None = None  # optional hard cap on conversation lines
+    # with max_history_lines: also keep the latest offer (a search's "returned N results"
+    # signal or a next(...) line, and the agent line after it) when it fell out of the
+    # window, so "book it" / "i like that one" can still be resolved. Costs one or two
+    # lines where it applies instead of a longer window everywhere
+    keep_last_offer: bool = False
     show_choices: bool = True  # list the possible values of categorical slots
     show_say: bool = True  # the say(...) policy lines (off when the agent predicts none)
     compact_apis: bool = False  # one line per API: tool(required, optional?) (tiny models)
@@ -207,6 +212,22 @@ def render_line(line: Line, rename: Renumbering, settings: PromptSettings) -> st
     return render_statement(line.statement, rename, settings.spaced_values)
 
 
+def _is_offer_event(line: Line) -> bool:
+    """A runtime event after which the agent presents a result: a search's signal or next()."""
+    if line.kind == "signal":
+        return " returned " in line.text  # "Call to <tool> (x3) returned 4 results"
+    return isinstance(line.statement, Call) and line.statement.func == "next"
+
+
+def _last_offer(lines: Sequence[Line]) -> list[int]:
+    """Indices of the latest offer event in ``lines`` and the first agent line after it."""
+    for i in range(len(lines) - 1, -1, -1):
+        if _is_offer_event(lines[i]):
+            agent = next((j for j in range(i + 1, len(lines)) if lines[j].kind == "agent"), None)
+            return [i] if agent is None else [i, agent]
+    return []
+
+
 def _unlabelled(stmt: Statement) -> Statement:
     if isinstance(stmt, Call):
         return Call(None, stmt.func, stmt.args, stmt.kwargs)
@@ -244,8 +265,11 @@ def ap_prompt(
         names = rand.shuffled(context.services)  # lower-cased with the rest when lowercase
         header = instruction + nl + "services: " + ", ".join(names)
     lines = [t for t in (render_line(x, rename, settings) for x in context.lines) if t]
+    shown = [x for x in context.lines if render_line(x, rename, settings)]
     if settings.max_history_lines is not None and len(lines) > settings.max_history_lines:
-        lines = lines[-settings.max_history_lines :]
+        start = len(lines) - settings.max_history_lines
+        pinned = _last_offer(shown[:start]) if settings.keep_last_offer else []
+        lines = [lines[i] for i in pinned] + lines[start:]
         truncated = True
     else:
         truncated = False

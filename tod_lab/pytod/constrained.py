@@ -1,0 +1,149 @@
+"""Grammar-constrained decoding of Action Parser programs (``system.agent.constrained_decoding``).
+
+The AP writes a program token by token; a small model trained from scratch sometimes
+writes a statement no parser accepts (``price_range=", class_="``), repeats itself
+(``" italian " italian " italian``), or writes a memorised value that nobody said
+("garden lodge" when the agent offered "crown hotel"). :class:`ProgramConstraint` says,
+for one prompt, whether a partial output can still become a well-formed program of that
+prompt's services, so that generation (see
+:class:`tod_lab.models.generate.ViablePrefixLogitsProcessor`) takes the model's
+best-scoring token that keeps the output viable:
+
+- the shape is the program language of :mod:`tod_lab.pytod.program` (tool calls, attribute
+  assignments, ``pass``; statements joined by ``<new>``), with tool names from the
+  dialogue's services and the tool statements, slot names from their schemas and
+  variables that the prompt shows;
+- every string value is copied from the prompt (a span of it between word boundaries) or
+  is a categorical value of those services (or ``dontcare``).
+
+This only steers *decoding*: the output is still parsed and validated by
+:mod:`tod_lab.pytod.program` / the interpreter like any other model output, and nothing
+here executes anything. Why by hand: transformers' constraint helpers
+(``prefix_allowed_tokens_fn``, ``DisjunctiveConstraint``) need the allowed token ids up
+front, while a program's grammar is easiest to state over characters; the ``regex``
+package's partial matching (a transformers dependency) gives the prefix test.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from functools import lru_cache
+
+import regex
+
+from tod_lab.data.types import DONTCARE
+from tod_lab.pytod.interpreter import TOOL_STATEMENTS
+from tod_lab.pytod.program import NEW_STATEMENT
+from tod_lab.pytod.prompts import NO_STATEMENTS
+from tod_lab.pytod.simulator import ApiCatalog
+
+PROMPT_VARIABLE_RE = re.compile(r"\bx\d{1,6}\b")
+# a variable in an output; group 2 is set when it is a label ("x3 = call(...)", "x5: ...")
+VARIABLE_USE_RE = re.compile(r"\b(x\d{1,6})\b(\s*(?:=(?!=)|:))?")
+# string constants of the program language never contain a quote (the renderer writes
+# JSON escapes, which the toy / SGD values do not need)
+QUOTED_RE = re.compile(r'"([^"]*)"')
+# slot keyword of tool statements (select(..., from_results=x3))
+EXTRA_KEYWORDS = ("from_results",)
+
+
+def _alternation(words: Iterable[str]) -> str:
+    # longest first: the regex engine tries alternatives in order
+    return "(?:" + "|".join(regex.escape(w) for w in sorted(set(words), key=lambda w: (-len(w), w))) + ")"
+
+
+@lru_cache(maxsize=256)
+def _grammar(tools: tuple[str, ...], slots: tuple[str, ...]):
+    # compiled once per set of services (compiling takes ~0.1 s); which variables a
+    # prompt has is checked separately (_variables_ok)
+    ws = r"\s*"
+    var = r"x\d{1,6}"
+    slot = _alternation(slots)
+    const = r'(?:"[^"\n]*"|-?\d+(?:\.\d+)?|true|false|none)'
+    expr = rf"(?:{const}|{var}(?:\.{slot})?)"
+    arg = rf"(?:{slot}{ws}={ws}{expr}|{expr})"
+    call = rf"{_alternation(tools)}\({ws}(?:{arg}(?:{ws},{ws}{arg})*)?{ws}\)"
+    assign = rf"{var}\.{slot}{ws}={ws}{expr}"
+    assigns = rf"{assign}(?:{ws};{ws}{assign})*"
+    # an optional label: "x3 = call(...)" / "x5: x1.a = 1" (targets with labels)
+    statement = rf"(?:{var}{ws}={ws}{call}|{var}{ws}:{ws}{assigns}|{call}|{assigns})"
+    sep = rf"{ws}{regex.escape(NEW_STATEMENT)}{ws}"
+    program = rf"{ws}(?:{NO_STATEMENTS}|{statement}(?:{sep}{statement})*){ws}"
+    return regex.compile(program)
+
+
+class ProgramConstraint:
+    """Whether a (partial) AP output can still be a well-formed program for one prompt."""
+
+    def __init__(self, prompt: str, tools: Sequence[str], slots: Sequence[str],
+                 categorical_values: Iterable[str]):
+        self.prompt = prompt.lower()
+        self.variables = frozenset(PROMPT_VARIABLE_RE.findall(self.prompt))
+        self.pattern = _grammar(tuple(sorted(set(tools) | TOOL_STATEMENTS)),
+                                tuple(sorted(set(slots) | set(EXTRA_KEYWORDS))))
+        self.categorical = frozenset(v.lower() for v in categorical_values) | {DONTCARE}
+
+    @classmethod
+    def for_prompt(cls, prompt: str, catalog: ApiCatalog, services: Sequence[str]) -> ProgramConstraint:
+        known = [s for s in services if s in catalog.services]
+        tools = [api.tool for api in catalog.tools_of(known)]
+        slots, values = [], []
+        for name in known:
+            for slot in catalog.services[name].slots.values():
+                slots.append(slot.ident)
+                if slot.is_categorical:
+                    values += slot.possible_values
+        return cls(prompt, tools, slots, values)
+
+    # -- values ---------------------------------------------------------------------
+    def _in_prompt(self, text: str, *, whole: bool) -> bool:
+        tail = r"(?!\w)" if whole else ""
+        return re.search(r"(?<!\w)" + re.escape(text) + tail, self.prompt) is not None
+
+    def _value_ok(self, value: str, *, complete: bool) -> bool:
+        text = value.strip().lower()
+        if complete:
+            return bool(text) and (text in self.categorical or self._in_prompt(text, whole=True))
+        if not text:
+            return True
+        return any(v.startswith(text) for v in self.categorical) or self._in_prompt(text, whole=False)
+
+    def _values_ok(self, text: str) -> bool:
+        parts = text.split('"')
+        # parts[1], parts[3], ... are inside quotes; an even count of parts = an open value
+        inside = parts[1::2]
+        open_value = len(parts) % 2 == 0
+        for i, value in enumerate(inside):
+            last = i == len(inside) - 1
+            if not self._value_ok(value, complete=not (last and open_value)):
+                return False
+        return True
+
+    def _variables_ok(self, text: str, *, complete: bool) -> bool:
+        """Variables the output *uses* are ones the prompt shows (labels are new ones)."""
+        code = "".join(text.split('"')[0::2])  # outside string constants
+        for match in VARIABLE_USE_RE.finditer(code):
+            name = match.group(1)
+            if not complete and not code[match.end():].strip():
+                continue  # still being written ("x2" of "x25"), or a label to come
+            if match.group(2) is None and name not in self.variables:
+                return False
+        return True
+
+    # -- the two questions generation asks ------------------------------------------
+    def viable(self, text: str) -> bool:
+        """Can ``text`` be continued into a program this prompt allows?"""
+        match = self.pattern.fullmatch(text, partial=True)
+        return (match is not None and self._variables_ok(text, complete=False)
+                and self._values_ok(text))
+
+    def complete(self, text: str) -> bool:
+        """Is ``text`` a whole program this prompt allows (may generation stop here)?"""
+        return (self.pattern.fullmatch(text) is not None
+                and self._variables_ok(text, complete=True) and self._values_ok(text))
+
+
+def quoted_values(text: str) -> list[str]:
+    """The string constants of a program, stripped (for tests and diagnostics)."""
+    return [v.strip() for v in QUOTED_RE.findall(text)]
