@@ -26,8 +26,17 @@ class OracleGenerator:
                         self.answers[_key(messages[:i])] = m["content"]
         self.misses = 0
         self.calls = 0
+        # with constraints: every gold answer (and each prefix of it) must be allowed
+        self.constrained = 0
+        self.rejected: list[str] = []
 
-    def generate(self, prompts, *, max_new_tokens=None, num_beams=None, stop=None, prefixes=None):
+    def _check(self, constraint, text: str) -> None:
+        self.constrained += 1
+        if not (constraint.complete(text) and all(constraint.viable(text[:i]) for i in range(len(text)))):
+            self.rejected.append(text)
+
+    def generate(self, prompts, *, max_new_tokens=None, num_beams=None, stop=None, prefixes=None,
+                 constraints=None):
         out = []
         for i, prompt in enumerate(prompts):
             self.calls += 1
@@ -39,6 +48,8 @@ class OracleGenerator:
             prefix = prefixes[i] if prefixes else ""
             assert answer.startswith(prefix), (answer, prefix)
             text = answer[len(prefix):]
+            if constraints and constraints[i] is not None:
+                self._check(constraints[i], text)
             for s in stop or ():
                 if s in text:
                     text = text[: text.index(s)]

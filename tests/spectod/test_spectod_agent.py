@@ -137,3 +137,53 @@ def test_forced_prefixes_end_on_a_token_boundary_of_the_training_text(multiwoz_r
         assert whole[: len(head)] == head, (prefix, target)
         # the old prefixes (trailing space) would not be
         assert tokenizer.encode(prefix + " ").ids != whole[: len(head) + 1]
+
+
+@pytest.mark.parametrize("observation_names", [True, False])
+def test_constrained_calls_allow_every_gold_call_of_the_toy_corpus(toy_multiwoz_source,
+                                                                   observation_names):
+    """With the first match named in the observations, the DST constraint never blocks a
+    gold call: each one, and each of its prefixes, is allowed where the agent asks for it
+    (the oracle answers the agent's own prompts). Without them, the venue the system
+    offered appears nowhere in the (delexicalised) conversation, so gold calls that carry
+    it cannot be copied from anywhere."""
+    from tod_lab.spectod.agent import AgentSettings, SpecTODAgent
+
+    dev = toy_multiwoz_source.read("dev")
+    sample = dev.subset(dev.dialogue_ids[:8])
+    system = SpecTODSystem(observation_names=observation_names)
+    rows = system.build_rows(sample, seed=None)
+    agent = SpecTODAgent(system.catalog, system.inventory, system.database(sample), system.prompt,
+                         AgentSettings(constrained_calls=True))
+    checked, rejected = 0, []
+    for dialogue in sample:
+        own = {task: [r for r in items if r["dialogue_id"].split("#")[0] == dialogue.dialogue_id]
+               for task, items in rows.items()}
+        oracle = OracleGenerator(own)
+        agent.run([dialogue], oracle)
+        assert oracle.misses == 0, dialogue.dialogue_id
+        checked += oracle.constrained
+        rejected += oracle.rejected
+    assert checked >= 20
+    if observation_names:
+        assert rejected == []
+    else:
+        assert rejected and all('"name": ' in call for call in rejected)
+
+
+def test_call_constraint_refuses_unsaid_values_bad_enums_and_unknown_arguments(toy_multiwoz_source):
+    from tod_lab.spectod.constrained import CallArgumentsConstraint
+
+    system = SpecTODSystem()
+    system.build_rows(toy_multiwoz_source.read("dev").subset(["MUL01005.json"]), seed=None)
+    spec = system.catalog.get("find_book_restaurant")
+    c = CallArgumentsConstraint(spec, "user: find me an expensive indian restaurant in the north.")
+    assert c.complete(' {"pricerange": "expensive", "food": "indian"}}</function_call>')
+    assert c.complete(' {"food": "indian", "area": "north"}}') and c.complete(" {}}")
+    assert c.viable(' {"food": "ind') and c.viable(' {"pricerange": "exp')
+    assert c.complete(' {"food": "dontcare"}}')
+    assert not c.viable(' {"food": "italian')          # nobody said italian
+    assert not c.viable(' {"pricerange": "pricey')      # not in the enum
+    assert not c.viable(' {"stars": "4"')                # not an argument of this function
+    assert not c.viable(' {"food": "indian"} extra')     # nothing but the closing brace
+    assert not c.complete(' {"food": "indian"')          # unfinished

@@ -27,6 +27,17 @@ def test_plain_constraints_filter_exactly(db):
     assert db.count("restaurant", {"restaurant-area": "centre"}) == 69
 
 
+def test_first_name_is_the_first_match_in_db_order(db):
+    query = {"restaurant-pricerange": "cheap", "restaurant-food": "chinese",
+             "restaurant-area": "centre"}
+    first = db.query("restaurant", query)[0]["name"].lower()
+    assert first in ("charlie chan", "golden house", "rice house")
+    assert db.first_name("restaurant", query) == first
+    assert db.first_name("restaurant", dict(query, **{"restaurant-food": "martian"})) is None
+    assert db.first_name("spaceport", query) is None  # no such DB
+    assert db.first_name("taxi", {"taxi-departure": "x"}) is None  # taxis have no name
+
+
 def test_booking_slots_and_dontcare_are_ignored(db):
     base = {"restaurant-pricerange": "cheap", "restaurant-food": "chinese", "restaurant-area": "centre"}
     with_booking = dict(base, **{"restaurant-bookday": "monday", "restaurant-bookpeople": "4",

@@ -15,7 +15,8 @@ or None) restrict decoding to outputs a system's grammar allows (see
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -59,6 +60,44 @@ class OutputConstraint(Protocol):
     def complete(self, text: str) -> bool:
         """Is ``text`` an allowed answer as it stands (may generation stop)?"""
         ...
+
+
+def word_alternation(words: Iterable[str]) -> str:
+    """A regex group matching any of ``words`` literally (longest first: alternatives are
+    tried in order)."""
+    ordered = sorted(set(words), key=lambda w: (-len(w), w))
+    return "(?:" + "|".join(re.escape(w) for w in ordered) + ")" if ordered else "(?!)"
+
+
+class CopyableValues:
+    """Values an answer may contain: a span of ``context`` between word boundaries, or one
+    of ``allowed`` (categorical values, ``dontcare``); compared lower-cased.
+
+    The value half of the systems' output grammars: a dialogue state value that is not a
+    categorical one is something somebody said (true of SGD's non-categorical slots and
+    of the toy corpora).
+    """
+
+    def __init__(self, context: str, allowed: Iterable[str] = ()):
+        self.context = context.lower()
+        self.allowed = frozenset(v.lower() for v in allowed)
+
+    def _in_context(self, text: str, *, whole: bool) -> bool:
+        tail = r"(?!\w)" if whole else ""
+        return re.search(r"(?<!\w)" + re.escape(text) + tail, self.context) is not None
+
+    def allows(self, value: str, *, complete: bool, allowed: Iterable[str] | None = None) -> bool:
+        """``complete``: the whole value; otherwise a value still being written (a prefix).
+
+        ``allowed`` replaces the fixed choices for this value (e.g. one argument's enum).
+        """
+        choices = self.allowed if allowed is None else frozenset(v.lower() for v in allowed)
+        text = value.strip().lower()
+        if complete:
+            return bool(text) and (text in choices or self._in_context(text, whole=True))
+        if not text:
+            return True
+        return any(v.startswith(text) for v in choices) or self._in_context(text, whole=False)
 
 
 class ViablePrefixLogitsProcessor(LogitsProcessor):

@@ -33,6 +33,7 @@ from functools import lru_cache
 import regex
 
 from tod_lab.data.types import DONTCARE
+from tod_lab.models.generate import CopyableValues, word_alternation
 from tod_lab.pytod.interpreter import TOOL_STATEMENTS
 from tod_lab.pytod.program import NEW_STATEMENT
 from tod_lab.pytod.prompts import NO_STATEMENTS
@@ -48,22 +49,17 @@ QUOTED_RE = re.compile(r'"([^"]*)"')
 EXTRA_KEYWORDS = ("from_results",)
 
 
-def _alternation(words: Iterable[str]) -> str:
-    # longest first: the regex engine tries alternatives in order
-    return "(?:" + "|".join(regex.escape(w) for w in sorted(set(words), key=lambda w: (-len(w), w))) + ")"
-
-
 @lru_cache(maxsize=256)
 def _grammar(tools: tuple[str, ...], slots: tuple[str, ...]):
     # compiled once per set of services (compiling takes ~0.1 s); which variables a
     # prompt has is checked separately (_variables_ok)
     ws = r"\s*"
     var = r"x\d{1,6}"
-    slot = _alternation(slots)
+    slot = word_alternation(slots)
     const = r'(?:"[^"\n]*"|-?\d+(?:\.\d+)?|true|false|none)'
     expr = rf"(?:{const}|{var}(?:\.{slot})?)"
     arg = rf"(?:{slot}{ws}={ws}{expr}|{expr})"
-    call = rf"{_alternation(tools)}\({ws}(?:{arg}(?:{ws},{ws}{arg})*)?{ws}\)"
+    call = rf"{word_alternation(tools)}\({ws}(?:{arg}(?:{ws},{ws}{arg})*)?{ws}\)"
     assign = rf"{var}\.{slot}{ws}={ws}{expr}"
     assigns = rf"{assign}(?:{ws};{ws}{assign})*"
     # an optional label: "x3 = call(...)" / "x5: x1.a = 1" (targets with labels)
@@ -82,7 +78,7 @@ class ProgramConstraint:
         self.variables = frozenset(PROMPT_VARIABLE_RE.findall(self.prompt))
         self.pattern = _grammar(tuple(sorted(set(tools) | TOOL_STATEMENTS)),
                                 tuple(sorted(set(slots) | set(EXTRA_KEYWORDS))))
-        self.categorical = frozenset(v.lower() for v in categorical_values) | {DONTCARE}
+        self.values = CopyableValues(self.prompt, [*categorical_values, DONTCARE])
 
     @classmethod
     def for_prompt(cls, prompt: str, catalog: ApiCatalog, services: Sequence[str]) -> ProgramConstraint:
@@ -96,19 +92,7 @@ class ProgramConstraint:
                     values += slot.possible_values
         return cls(prompt, tools, slots, values)
 
-    # -- values ---------------------------------------------------------------------
-    def _in_prompt(self, text: str, *, whole: bool) -> bool:
-        tail = r"(?!\w)" if whole else ""
-        return re.search(r"(?<!\w)" + re.escape(text) + tail, self.prompt) is not None
-
-    def _value_ok(self, value: str, *, complete: bool) -> bool:
-        text = value.strip().lower()
-        if complete:
-            return bool(text) and (text in self.categorical or self._in_prompt(text, whole=True))
-        if not text:
-            return True
-        return any(v.startswith(text) for v in self.categorical) or self._in_prompt(text, whole=False)
-
+    # -- values and variables -------------------------------------------------------
     def _values_ok(self, text: str) -> bool:
         parts = text.split('"')
         # parts[1], parts[3], ... are inside quotes; an even count of parts = an open value
@@ -116,7 +100,7 @@ class ProgramConstraint:
         open_value = len(parts) % 2 == 0
         for i, value in enumerate(inside):
             last = i == len(inside) - 1
-            if not self._value_ok(value, complete=not (last and open_value)):
+            if not self.values.allows(value, complete=not (last and open_value)):
                 return False
         return True
 

@@ -42,6 +42,7 @@ from tod_lab.spectod.prompts import (
     partial_turn_messages,
     turn_messages,
 )
+from tod_lab.spectod.constrained import CallArgumentsConstraint
 from tod_lab.spectod.state import CallCounters, DialogueState, read_call
 from tod_lab.systems import Generator
 
@@ -56,6 +57,9 @@ class AgentSettings:
     call_max_new_tokens: int = 128
     response_max_new_tokens: int = 128
     response_stop: tuple[str, ...] = ("\n\n",)
+    # DST calls keep to the function's argument names, with enum values or spans of the
+    # conversation as values (tod_lab.spectod.constrained)
+    constrained_calls: bool = False
 
 
 @dataclass
@@ -133,19 +137,20 @@ class SpecTODAgent:
         messages = [message(self.prompt.roles.system, session.system_message)]
         for record in session.records:
             messages += turn_messages(record, self.prompt.roles, loss=False,
-                                      spaced_values=self.prompt.spaced_values)
+                                      spaced_values=self.prompt.spaced_values,
+                                      observation_names=self.prompt.observation_names)
         return messages
 
     def _call_prompt(self, session: _Session, user: str) -> list[dict[str, Any]]:
         return self._history(session) + partial_turn_messages(
             user, session.calls, self.prompt.roles, before_response=False,
-            spaced_values=self.prompt.spaced_values,
+            spaced_values=self.prompt.spaced_values, observation_names=self.prompt.observation_names,
         )
 
     def _response_prompt(self, session: _Session, user: str) -> list[dict[str, Any]]:
         return self._history(session) + partial_turn_messages(
             user, session.calls, self.prompt.roles, before_response=True,
-            spaced_values=self.prompt.spaced_values,
+            spaced_values=self.prompt.spaced_values, observation_names=self.prompt.observation_names,
         )
 
     # -- the loop --------------------------------------------------------------------------
@@ -219,12 +224,20 @@ class SpecTODAgent:
         names = [s.functions[round_index] for s in pending]
         prefixes = [call_prefix(name) for name in names]
         prompts = [self._call_prompt(s, s.user_turns[position]) for s in pending]
+        extra = {}
+        if self.settings.constrained_calls:
+            extra["constraints"] = [
+                CallArgumentsConstraint.for_messages(spec, prompt, self.prompt.roles.system)
+                if (spec := self.catalog.get(name)) is not None else None
+                for name, prompt in zip(names, prompts, strict=True)
+            ]
         texts = self._generate(
             generator,
             prompts,
             max_new_tokens=self.settings.call_max_new_tokens,
             stop=[CALL_CLOSE],
             prefixes=prefixes,
+            **extra,
         )
         for session, name, prefix, text in zip(pending, names, prefixes, texts, strict=True):
             session.raw.setdefault("calls", []).append(text)
@@ -233,10 +246,12 @@ class SpecTODAgent:
                              expected=name)
             if call is not None:
                 session.state.apply(call)
-            count = None
+            count = first = None
             if self.db is not None:
-                count = self.db.count(spec.service, session.state.db_constraints(spec))
-            session.calls.append(CallRecord(name, session.state.arguments(spec), count))
+                constraints = session.state.db_constraints(spec)
+                count = self.db.count(spec.service, constraints)
+                first = self.db.first_name(spec.service, constraints)
+            session.calls.append(CallRecord(name, session.state.arguments(spec), count, first))
 
     def _predict_responses(self, active: list[_Session], position: int, generator) -> None:
         has_response = [

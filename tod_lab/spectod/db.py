@@ -51,6 +51,10 @@ class Database(Protocol):
         """Entities matching ``state`` (schema slot names -> value); None: no DB."""
         ...
 
+    def first_name(self, service: str, state: Mapping[str, str]) -> str | None:
+        """The name of the first matching entity (the one a system offers), if known."""
+        ...
+
 
 def field_key(name: str) -> str:
     return name.lower().replace(" ", "").replace("_", "")
@@ -135,6 +139,15 @@ class MultiWOZDB:
         if not self.has_domain(service):
             return None
         return len(self.query(service, state))
+
+    def first_name(self, service: str, state: Mapping[str, str]) -> str | None:
+        """The ``name`` of the first match in DB order: the venue a MultiWOZ-style system
+        names when it fills ``[name]`` (the toy corpus's system offers exactly this one)."""
+        if not self.has_domain(service):
+            return None
+        matches = self.query(service, state)
+        name = matches[0].get("name") if matches else None
+        return str(name).lower() if name else None
 
 
 def _one_taxi(table: list[dict[str, Any]]) -> dict[str, Any]:
@@ -224,3 +237,8 @@ class ServiceResultsDB:
         if service not in self.services():
             return None
         return len(self.query(service, constraints, intent=intent))
+
+    def first_name(self, service: str, state: Mapping[str, str]) -> str | None:
+        # the rows pool every dialogue's results: their order says nothing about which
+        # entity a given system offered
+        return None

@@ -192,7 +192,8 @@ def _gold_call(
     if intent is not None:
         constraints["intent"] = intent
     count = db.count(spec.service, constraints) if db is not None else None
-    return CallRecord(spec.name, to_arguments(spec, values, intent), count)
+    first = db.first_name(spec.service, constraints) if db is not None else None
+    return CallRecord(spec.name, to_arguments(spec, values, intent), count, first)
 
 
 def _system_side(
@@ -241,6 +242,10 @@ class PromptConfig:
     domain_history_turns: int = 2  # previous exchanges the domain predictor sees
     spec_detail: str = "full"  # full | compact (no descriptions) | names (argument names only)
     spaced_values: bool = False  # call values written " north ": see prompts.render_call
+    # observations also name the first DB match ("There are 3 entities match, the first is
+    # x"): the delexicalised history never shows the venue the system offered, which
+    # the state needs once the user takes it ("book it")
+    observation_names: bool = False
 
     def prompt_functions(self, catalog: FunctionCatalog, dialogue: Dialogue) -> list[FunctionSpec]:
         mode = self.functions_in_prompt
@@ -269,7 +274,8 @@ def e2e_conversation(
     messages = [message(prompt.roles.system, system)]
     for turn in gold:
         messages += turn_messages(turn.record, prompt.roles, loss=True,
-                                  spaced_values=prompt.spaced_values)
+                                  spaced_values=prompt.spaced_values,
+                                  observation_names=prompt.observation_names)
     return messages
 
 

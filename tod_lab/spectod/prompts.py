@@ -88,6 +88,7 @@ class CallRecord:
     function: str
     arguments: dict[str, str]  # argument name (as the model writes it) -> value
     count: int | None = None  # DB entities matching; None: no DB for this function
+    first: str | None = None  # name of the first match (shown with observation_names)
 
 
 @dataclass
@@ -123,10 +124,12 @@ def call_prefix(function: str) -> str:
     return f'{CALL_OPEN}{head}, "arguments":'
 
 
-def observation_text(count: int | None) -> str:
+def observation_text(count: int | None, first: str | None = None) -> str:
+    """``first``: the first match's name, which the system's ``[name]`` will stand for."""
     if count is None:
         return NO_DB_OBSERVATION
-    return f"There are {count} entities match"
+    text = f"There are {count} entities match"
+    return f"{text}, the first is {first}" if first and count else text
 
 
 def render_action(action: Mapping[str, Mapping[str, Sequence[str]]]) -> str:
@@ -239,7 +242,7 @@ def message(role: str, content: str, loss: bool = False) -> dict[str, Any]:
 
 def turn_messages(
     record: TurnRecord, roles: ChatRoles, *, loss: bool, with_policy: bool = True,
-    spaced_values: bool = False,
+    spaced_values: bool = False, observation_names: bool = False,
 ) -> list[dict[str, Any]]:
     """The messages of one turn.
 
@@ -252,7 +255,8 @@ def turn_messages(
         call_text = render_call(call.function, call.arguments, spaced_values=spaced_values)
         out.append(message(roles.function, call_text, loss))
         if with_policy:
-            out.append(message(roles.observation, observation_text(call.count)))
+            first = call.first if observation_names else None
+            out.append(message(roles.observation, observation_text(call.count, first)))
     if with_policy:
         if not record.calls:
             out.append(message(roles.observation, NO_CALL_OBSERVATION))
@@ -267,7 +271,7 @@ def turn_messages(
 
 def partial_turn_messages(
     user: str, calls: Sequence[CallRecord], roles: ChatRoles, *, before_response: bool,
-    spaced_values: bool = False,
+    spaced_values: bool = False, observation_names: bool = False,
 ) -> list[dict[str, Any]]:
     """The current turn as far as the agent has got: what the next generation continues.
 
@@ -275,7 +279,8 @@ def partial_turn_messages(
     when nothing was called); otherwise the prompt of the next function call.
     """
     record = TurnRecord(user=user, calls=list(calls), has_response=False)
-    out = turn_messages(record, roles, loss=False, with_policy=True, spaced_values=spaced_values)
+    out = turn_messages(record, roles, loss=False, with_policy=True, spaced_values=spaced_values,
+                        observation_names=observation_names)
     if not before_response and not calls:
         out = out[:1]  # the user message only: no "no call" observation before a call
     return out

@@ -63,6 +63,7 @@ class SpecTODSystem:
         domain_history_turns: int = 2,
         spec_detail: str = "full",
         spaced_values: bool = False,
+        observation_names: bool = False,
         roles: Mapping[str, str] | None = None,
         intent_argument: bool | None = None,
         num_examples: int = 3,
@@ -84,6 +85,7 @@ class SpecTODSystem:
             domain_history_turns=int(domain_history_turns),
             spec_detail=spec_detail,
             spaced_values=bool(spaced_values),
+            observation_names=bool(observation_names),
         )
         self.intent_argument = intent_argument
         self.num_examples = int(num_examples)
@@ -135,6 +137,7 @@ class SpecTODSystem:
                 "domain_history_turns": self.prompt.domain_history_turns,
                 "spec_detail": self.prompt.spec_detail,
                 "spaced_values": self.prompt.spaced_values,
+                "observation_names": self.prompt.observation_names,
             },
         }
 
