@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tod_lab.data.types import Dialogue, DialogueSplit, State
+from tod_lab.spectod.constrained import CallArgumentsConstraint
 from tod_lab.spectod.db import Database
 from tod_lab.spectod.examples import ActionInventory, PromptConfig, domain_messages
 from tod_lab.spectod.functions import FunctionCatalog, FunctionSpec
@@ -42,7 +43,6 @@ from tod_lab.spectod.prompts import (
     partial_turn_messages,
     turn_messages,
 )
-from tod_lab.spectod.constrained import CallArgumentsConstraint
 from tod_lab.spectod.state import CallCounters, DialogueState, read_call
 from tod_lab.systems import Generator
 
