@@ -21,17 +21,28 @@ class OracleGenerator:
         self.prompts: list[str] = []
         self.misses: list[str] = []
         self.calls = 0
+        # with constraints: every gold answer (and each prefix of it) should be allowed
+        self.constrained = 0
+        self.rejected: list[tuple[str, str]] = []  # (prompt, gold answer)
 
-    def generate(self, prompts, **kwargs):
+    def _check(self, constraint, answer: str) -> None:
+        self.constrained += 1
+        if not (constraint.complete(answer)
+                and all(constraint.viable(answer[:i]) for i in range(len(answer)))):
+            self.rejected.append((constraint.prompt, answer))
+
+    def generate(self, prompts, constraints=None, **kwargs):
         self.calls += 1
         out = []
-        for prompt in prompts:
+        for i, prompt in enumerate(prompts):
             self.prompts.append(prompt)
             if prompt.startswith("q: answer the following questions"):
                 n = prompt.count("?")
                 out.append(" ".join(f"{i + 1}) {UNANSWERABLE}" for i in range(n)))
             elif prompt in self.answers:
                 out.append(self.answers[prompt])
+                if constraints is not None and constraints[i] is not None:
+                    self._check(constraints[i], self.answers[prompt])
             else:
                 self.misses.append(prompt)
                 out.append("pass")

@@ -12,6 +12,7 @@ from pytod_schema_fixture import dialogue, schema
 
 from tod_lab.data.types import DialogueSplit
 from tod_lab.pytod.agent import AgentSettings, run_agent
+from tod_lab.pytod.constrained import quoted_values
 from tod_lab.pytod.examples import ExampleSettings
 from tod_lab.pytod.prompts import PromptSettings
 from tod_lab.pytod.system import PyTODSystem
@@ -94,6 +95,14 @@ def test_oracle_with_the_pytod_tiny_config_on_the_toy_corpus_has_jga_1(tmp_path)
     result = system.run(data, oracle, tmp_path / "run")
     assert not oracle.misses, oracle.misses[0][-400:]
     assert result.metrics["joint_goal_accuracy"] == 1.0
+    # the config decodes under the program grammar, which allows the gold programs except
+    # (rarely) one with a value said nowhere in its prompt: a toy confirmation that does
+    # not read out every confirmed slot ("it is at 9 pm" -> date = "march 1st")
+    assert system.agent_settings.constrained_decoding
+    assert oracle.constrained == len(oracle.prompts)
+    assert len(oracle.rejected) <= len(oracle.prompts) // 100
+    for prompt, answer in oracle.rejected:
+        assert any(v not in prompt for v in quoted_values(answer)), answer
 
 
 @pytest.mark.real_data
