@@ -204,3 +204,20 @@ def test_keep_last_offer_pins_the_latest_result_and_its_agent_line():
     # later turns keep the latest offer too; before any search there is nothing to pin
     assert pinned[3] == offer + "user: thanks, that's all."
     assert pinned[0] == plain[0] == "user: i want thai food in san jose."
+
+
+def test_numbers_as_said_turn_said_integers_into_the_users_words():
+    from tod_lab.pytod.examples import numbers_as_said
+    from tod_lab.pytod.program import parse_program, render_statement
+
+    program = parse_program('x1 = book(people=5, rooms=2, stars=4, nights=3, wifi=True)\n'
+                            'x1.people = 5; x1.rooms = 1').statements
+    said = numbers_as_said(program, "Make it five people, 2 rooms. A 4-star place.")
+    assert [render_statement(s) for s in said] == [
+        'x1 = book(people="five", rooms="2", stars="4", nights=3, wifi=True)',
+        'x1.people = "five"; x1.rooms = 1',  # 1 was not said ("a" is not taken for one)
+    ]
+    # the gold targets of the fixture dialogue: "book it for 7 pm for two" -> party_size="two"
+    ap, _, _ = example_rows(split(), seed=0, train=False, prompts=PromptSettings(),
+                            settings=ExampleSettings(numbers_as_said=True))
+    assert ap[2]["target"].endswith('restaurants_9_reserve_restaurant(time="7 pm", party_size="two")')

@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import random
+import re
 import shutil
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
@@ -31,8 +32,10 @@ from rapidfuzz import fuzz
 
 from tod_lab.data.types import DONTCARE, Dialogue, DialogueSplit, Turn
 from tod_lab.pytod.gold import GoldDialogue, GoldTurn, build_gold
+from tod_lab.pytod.program import Assignments, Call, Const, Expr, SetAttr, Statement
 from tod_lab.pytod.prompts import (
     UNANSWERABLE,
+    PromptContext,
     PromptRandomness,
     PromptSettings,
     ap_prompt,
@@ -40,7 +43,14 @@ from tod_lab.pytod.prompts import (
     ps_prompt,
     ps_target,
 )
-from tod_lab.pytod.simulator import ApiCatalog, ServiceApi, SlotApi, VenueDatabase, backend_for
+from tod_lab.pytod.simulator import (
+    NUMBER_WORDS,
+    ApiCatalog,
+    ServiceApi,
+    SlotApi,
+    VenueDatabase,
+    backend_for,
+)
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +67,10 @@ class ExampleSettings:
     # a new task's call carries every new value of its service, not only its intent's
     # arguments (see GoldBuilder): off in the reference format, on for the tiny models
     values_in_new_call: bool = False
+    # categorical numbers in AP targets as the user said them, as strings ("five" / "2"
+    # instead of 5 / 2): a copy head can point at the user's word, and the runtime maps
+    # number words and digits to the schema's value. Numbers the user did not say stay ints
+    numbers_as_said: bool = False
 
 
 # --------------------------------------------------------------------------- AP
@@ -73,9 +87,12 @@ def ap_examples(
         assert turn.user_context is not None and turn.say_context is not None
         rand = PromptRandomness(rng, settings.max_variable_offset)
         rename = rand.renumbering()
+        statements = turn.user_statements
+        if settings.numbers_as_said:
+            statements = numbers_as_said(statements, _user_utterance(turn.user_context))
         yield {
             "source": ap_prompt(catalog, turn.user_context, prompts, rand, rename),
-            "target": ap_target(turn.user_statements, rename, prompts),
+            "target": ap_target(statements, rename, prompts),
             "dialogue_id": gold.dialogue_id,
             "turn": turn.turn,
             "kind": "user",
@@ -90,6 +107,40 @@ def ap_examples(
                 "turn": turn.turn,
                 "kind": "say",
             }
+
+
+def _user_utterance(context: PromptContext) -> str:
+    users = [line.text for line in context.lines if line.kind == "user"]
+    return users[-1] if users else ""
+
+
+# digit -> the word people say for it ("a", "single", "couple" also mean numbers, but a
+# target written that way would be an odd program)
+_NUMBER_WORD_OF = {
+    n: w for w, n in NUMBER_WORDS.items() if w.isalpha() and w not in ("a", "an", "single", "couple")
+}
+
+
+def _as_said(expr: Expr, words: set[str]) -> Expr:
+    if isinstance(expr, Const) and isinstance(expr.value, int) and not isinstance(expr.value, bool):
+        for form in (str(expr.value), _NUMBER_WORD_OF.get(expr.value)):
+            if form in words:
+                return Const(form)
+    return expr
+
+
+def numbers_as_said(statements: Sequence[Statement], utterance: str) -> list[Statement]:
+    """Integer constants the utterance says (as digits or a number word) become that word."""
+    words = set(re.findall(r"[a-z0-9]+", utterance.lower()))
+    out: list[Statement] = []
+    for stmt in statements:
+        if isinstance(stmt, Call):
+            out.append(Call(stmt.target, stmt.func, tuple(_as_said(a, words) for a in stmt.args),
+                            tuple((k, _as_said(v, words)) for k, v in stmt.kwargs)))
+        else:
+            out.append(Assignments(stmt.label, tuple(
+                SetAttr(i.var, i.attr, _as_said(i.value, words)) for i in stmt.items)))
+    return out
 
 
 # --------------------------------------------------------------------------- PS
