@@ -264,8 +264,9 @@ def ap_prompt(
     else:
         names = rand.shuffled(context.services)  # lower-cased with the rest when lowercase
         header = instruction + nl + "services: " + ", ".join(names)
-    lines = [t for t in (render_line(x, rename, settings) for x in context.lines) if t]
-    shown = [x for x in context.lines if render_line(x, rename, settings)]
+    rendered = [(x, t) for x in context.lines if (t := render_line(x, rename, settings))]
+    lines = [text for _, text in rendered]
+    shown = [line for line, _ in rendered]  # the Line behind each of ``lines``
     if settings.max_history_lines is not None and len(lines) > settings.max_history_lines:
         start = len(lines) - settings.max_history_lines
         pinned = _last_offer(shown[:start]) if settings.keep_last_offer else []
