@@ -118,14 +118,13 @@ class ViablePrefixLogitsProcessor(LogitsProcessor):
         self.constraints = list(constraints)
         self.start = start
         self.eos_ids = set(eos_ids)
-        self.keep = keep
+        self.keep = max(1, keep)  # = beams: the rows of one prompt are consecutive
         self.top_k = top_k
-        self.per_row = max(1, keep)  # rows of one prompt are consecutive (beams)
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
         top = scores.topk(min(self.top_k, scores.shape[-1]), dim=-1).indices.tolist()
         for row, candidates in enumerate(top):
-            constraint = self.constraints[row // self.per_row]
+            constraint = self.constraints[row // self.keep]
             if constraint is None:
                 continue
             ids = input_ids[row, self.start:].tolist()

@@ -21,7 +21,7 @@ This only steers *decoding*: the output is still parsed and validated by
 here executes anything. Why by hand: transformers' constraint helpers
 (``prefix_allowed_tokens_fn``, ``DisjunctiveConstraint``) need the allowed token ids up
 front, while a program's grammar is easiest to state over characters; the ``regex``
-package's partial matching (a transformers dependency) gives the prefix test.
+package's partial matching gives the prefix test.
 """
 
 from __future__ import annotations
