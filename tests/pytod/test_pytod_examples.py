@@ -3,6 +3,8 @@ PS negatives, schema-generic confusable partners, the datasets cache."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from pytod_schema_fixture import dialogue, request_dialogue, schema
 
@@ -221,3 +223,46 @@ def test_numbers_as_said_turn_said_integers_into_the_users_words():
     ap, _, _ = example_rows(split(), seed=0, train=False, prompts=PromptSettings(),
                             settings=ExampleSettings(numbers_as_said=True))
     assert ap[2]["target"].endswith('restaurants_9_reserve_restaurant(time="7 pm", party_size="two")')
+
+
+def test_value_swap_copies_retell_a_user_turn_with_other_values():
+    data = DialogueSplit("sgd", "train", schema(), (dialogue(), request_dialogue()))
+
+    def ap_rows(copies: int, seed: int = 0):
+        ap, _, counts = example_rows(
+            data, seed=seed, train=True, prompts=PromptSettings(),
+            settings=ExampleSettings(say_examples=False, value_swap_copies=copies))
+        return ap, counts
+
+    plain, _ = ap_rows(0)
+    ap, counts = ap_rows(2)
+    # the original examples are untouched (the swaps draw from their own seeded rng)
+    assert [r for r in ap if r["kind"] == "user"] == plain
+    swapped = [(ap[i - 1 - k], r) for i, r in enumerate(ap) if r["kind"] == "user_swap"
+               for k in [next(j for j in range(i) if ap[i - 1 - j]["kind"] == "user")]]
+    assert swapped and counts.ap_swapped == len(swapped) and counts.ap == len(ap)
+    for original, copy in swapped:
+        assert copy["dialogue_id"] == original["dialogue_id"] and copy["turn"] == original["turn"]
+        assert copy["target"] != original["target"]
+        # the copy's new values are said in its own prompt and not in the original one
+        new = set(re.findall(r'"([^"]*)"', copy["target"])) - set(
+            re.findall(r'"([^"]*)"', original["target"]))
+        assert new and all(v in copy["source"] and v not in original["source"] for v in new)
+    # "Book a table at Lotus": the restaurant name swaps with the other one said in the split
+    booked = [c for o, c in swapped if "lotus" in o["target"]]
+    assert booked and all('restaurant_name="bangkok bay"' in c["target"] for c in booked)
+    # categorical values (price range, party size) and values said nowhere never swap
+    assert all(c["target"].count("party_size=2") == o["target"].count("party_size=2")
+               for o, c in swapped)
+    assert ap_rows(2) == (ap, counts) and ap_rows(2, seed=1)[0] != ap
+    # dev / test examples never get copies
+    dev, _, dev_counts = example_rows(data, seed=0, train=False, prompts=PromptSettings(),
+                                      settings=ExampleSettings(value_swap_copies=2))
+    assert dev_counts.ap_swapped == 0 and all(r["kind"] != "user_swap" for r in dev)
+
+
+def test_value_swap_copies_must_not_be_negative():
+    from tod_lab.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="system.examples.value_swap_copies"):
+        ExampleSettings(value_swap_copies=-1)

@@ -30,9 +30,11 @@ from pathlib import Path
 import datasets
 from rapidfuzz import fuzz
 
+from tod_lab.data.augment import SaidValues, SlotKey, swap_values
 from tod_lab.data.types import DONTCARE, Dialogue, DialogueSplit, Turn
+from tod_lab.errors import ConfigError
 from tod_lab.pytod.gold import GoldDialogue, GoldTurn, build_gold
-from tod_lab.pytod.program import Assignments, Call, Const, Expr, SetAttr, Statement
+from tod_lab.pytod.program import Assignments, Call, Const, Expr, SetAttr, Statement, VarRef
 from tod_lab.pytod.prompts import (
     UNANSWERABLE,
     PromptContext,
@@ -71,9 +73,28 @@ class ExampleSettings:
     # instead of 5 / 2): a copy head can point at the user's word, and the runtime maps
     # number words and digits to the schema's value. Numbers the user did not say stay ints
     numbers_as_said: bool = False
+    # training only: this many extra copies of each user AP example whose target carries a
+    # free-text value the prompt says, each value swapped (prompt and target alike) for
+    # another value said for that slot in the split (tod_lab/data/augment.py)
+    value_swap_copies: int = 0
+
+    def __post_init__(self) -> None:
+        if self.value_swap_copies < 0:
+            raise ConfigError("system.examples.value_swap_copies",
+                              f"must be >= 0, got {self.value_swap_copies}")
 
 
 # --------------------------------------------------------------------------- AP
+
+
+@dataclass
+class ValueSwaps:
+    """What value-swap copies need: the split's said values and their own seeded rng (so
+    that turning them on leaves every other example as it was)."""
+
+    said: SaidValues
+    rng: random.Random
+    copies: int
 
 
 def ap_examples(
@@ -82,6 +103,7 @@ def ap_examples(
     prompts: PromptSettings,
     settings: ExampleSettings,
     rng: random.Random | None,
+    swaps: ValueSwaps | None = None,
 ) -> Iterator[dict]:
     for turn in gold.turns:
         assert turn.user_context is not None and turn.say_context is not None
@@ -90,13 +112,21 @@ def ap_examples(
         statements = turn.user_statements
         if settings.numbers_as_said:
             statements = numbers_as_said(statements, _user_utterance(turn.user_context))
-        yield {
+        row = {
             "source": ap_prompt(catalog, turn.user_context, prompts, rand, rename),
             "target": ap_target(statements, rename, prompts),
             "dialogue_id": gold.dialogue_id,
             "turn": turn.turn,
             "kind": "user",
         }
+        yield row
+        if swaps is not None:
+            values = statement_values(statements, turn.user_context, catalog)
+            for _ in range(swaps.copies if values else 0):
+                swapped = swap_values(row["source"], row["target"], values, swaps.said,
+                                      swaps.rng, lowercase=prompts.lowercase)
+                if swapped is not None:
+                    yield {**row, "source": swapped[0], "target": swapped[1], "kind": "user_swap"}
         if settings.say_examples and turn.say_statement is not None:
             rand = PromptRandomness(rng, settings.max_variable_offset)
             rename = rand.renumbering()
@@ -107,6 +137,52 @@ def ap_examples(
                 "turn": turn.turn,
                 "kind": "say",
             }
+
+
+def statement_values(
+    statements: Sequence[Statement], context: PromptContext, catalog: ApiCatalog
+) -> list[tuple[SlotKey, str]]:
+    """((service, schema slot), value) of every string value the statements give a slot.
+
+    A value's service comes from its tool, or from the task variable it is assigned to
+    (``x3.city = ...``, ``select(..., from_results=x3)``; ``next(x3)`` results count as x3).
+    """
+    service_of: dict[str, str] = {}
+    for task in context.tasks:
+        api = catalog.tool(task.func)
+        if api is not None and task.target:
+            service_of[task.target] = api.service
+    for line in context.lines:
+        stmt = line.statement
+        if isinstance(stmt, Call) and stmt.func == "next" and stmt.target and stmt.args:
+            source = stmt.args[0]
+            if isinstance(source, VarRef) and source.name in service_of:
+                service_of[stmt.target] = service_of[source.name]
+    out: list[tuple[SlotKey, str]] = []
+
+    def add(service: str | None, ident: str, expr: Expr) -> None:
+        if service is None or not isinstance(expr, Const) or not isinstance(expr.value, str):
+            return
+        slot = catalog.services[service].slot(ident)
+        if slot is not None:
+            out.append(((service, slot.name), expr.value))
+
+    for stmt in statements:
+        if isinstance(stmt, Call):
+            api = catalog.tool(stmt.func)
+            if api is not None:
+                service = api.service
+                if stmt.target:
+                    service_of[stmt.target] = service
+            else:  # select(slot=..., from_results=xN)
+                service = next((service_of.get(e.name) for _, e in stmt.kwargs
+                                if isinstance(e, VarRef) and e.name in service_of), None)
+            for ident, expr in stmt.kwargs:
+                add(service, ident, expr)
+        else:
+            for item in stmt.items:
+                add(service_of.get(item.var), item.attr, item.value)
+    return out
 
 
 def _user_utterance(context: PromptContext) -> str:
@@ -294,6 +370,7 @@ def _negatives(
 class ExampleCounts:
     ap_user: int = 0
     ap_say: int = 0
+    ap_swapped: int = 0  # value-swap copies of user examples (training only)
     ap_empty_user: int = 0
     ps: int = 0
     dialogues: int = 0
@@ -301,7 +378,7 @@ class ExampleCounts:
 
     @property
     def ap(self) -> int:
-        return self.ap_user + self.ap_say
+        return self.ap_user + self.ap_say + self.ap_swapped
 
 
 def iter_examples(
@@ -317,16 +394,22 @@ def iter_examples(
     catalog = ApiCatalog.from_schema(split.schema)
     db = VenueDatabase.from_dir(split.extras["db_dir"]) if split.extras.get("db_dir") else None
     rng = random.Random(seed) if train else None
+    swaps = None
+    if train and settings.value_swap_copies:
+        swaps = ValueSwaps(SaidValues.from_split(split), random.Random(f"value-swaps:{seed}"),
+                           settings.value_swap_copies)
     counts = counts if counts is not None else ExampleCounts()
     for dialogue in split.dialogues:
         gold = build_gold(dialogue, catalog, backend_for(dialogue, db),
                           values_in_new_call=settings.values_in_new_call)
         counts.dialogues += 1
         counts.user_turns += len(gold.turns)
-        for row in ap_examples(gold, catalog, prompts, settings, rng):
+        for row in ap_examples(gold, catalog, prompts, settings, rng, swaps):
             if row["kind"] == "user":
                 counts.ap_user += 1
                 counts.ap_empty_user += row["target"] == "pass"
+            elif row["kind"] == "user_swap":
+                counts.ap_swapped += 1
             else:
                 counts.ap_say += 1
             yield "ap", row

@@ -1,0 +1,138 @@
+"""Value-swap augmentation: one training example again, with other values for its slots.
+
+A small model trained from scratch on a few thousand dialogues memorises which values go
+with which words instead of learning where to copy them from: pytod_tiny (pt29) matched
+96.5% of training turns teacher-forced but 79.5% of test turns. Swapping each value of
+the target for another value said for the same (service, slot) somewhere in the split,
+in the prompt and the target alike, keeps the example true (same words around it, same
+program) and breaks those associations. This is the value-replacement augmentation of
+the DST literature; it is written here because it works on our own types (schema slot
+spans, rendered prompt / target text) and no library we keep does it.
+
+Only values of non-categorical slots are swapped (a categorical value changes what the
+words around it mean: "free wifi" -> ``internet: yes``), only values the prompt actually
+says (a value said nowhere is left alone), and never bare numbers (``2`` is also a party
+size, a star rating and part of a date).
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from tod_lab.data.types import DONTCARE, DialogueSplit
+
+SlotKey = tuple[str, str]  # (service name, schema slot name)
+
+_NUMBER_WORDS = frozenset(
+    "zero one two three four five six seven eight nine ten eleven twelve".split()
+)
+_MAX_VALUE_CHARS = 60
+
+
+def swappable(value: str) -> bool:
+    """Whether a value can be swapped: some text, not a bare number, not ``dontcare``."""
+    text = value.strip().lower()
+    return (
+        0 < len(text) <= _MAX_VALUE_CHARS
+        and text != DONTCARE
+        and not text.isdigit()
+        and text not in _NUMBER_WORDS
+    )
+
+
+def _said_in(value: str, text: str) -> bool:
+    return _boundary_pattern([value]).search(text) is not None
+
+
+def _boundary_pattern(values: Sequence[str]) -> re.Pattern[str]:
+    # longest first ("san jose airport" before "san jose"); the \w look-arounds keep a
+    # value from matching inside a longer word ("12th" in "112th")
+    alternatives = "|".join(re.escape(v) for v in sorted(values, key=len, reverse=True))
+    return re.compile(rf"(?<!\w)({alternatives})(?!\w)", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class SaidValues:
+    """(service, slot) -> the distinct strings said for it in a split (non-categorical slots).
+
+    Read from every turn, user and system (an offered venue name is a value the user later
+    accepts): the slot spans, and the acts' values, which SGD writes as said.
+    """
+
+    pools: Mapping[SlotKey, tuple[str, ...]]
+
+    @classmethod
+    def from_split(cls, split: DialogueSplit) -> SaidValues:
+        free_text = {  # not the acts' "intent" pseudo-slot, not categorical slots
+            (service.name, slot.name)
+            for service in split.schema
+            for slot in service.slots
+            if not slot.is_categorical
+        }
+        found: dict[SlotKey, dict[str, str]] = {}
+
+        def add(key: SlotKey, text: str) -> None:
+            text = text.strip()
+            if key in free_text and swappable(text):
+                found.setdefault(key, {}).setdefault(text.lower(), text)
+
+        for dialogue in split.dialogues:
+            for turn in dialogue.turns:
+                for frame in turn.frames:
+                    for span in frame.slots:
+                        if span.start is not None and span.exclusive_end is not None:
+                            add((frame.service, span.slot),
+                                turn.utterance[span.start : span.exclusive_end])
+                    for action in frame.actions:
+                        if action.slot:
+                            for value in action.values:
+                                add((frame.service, action.slot), value)
+        # sorted: the choice a seeded rng makes must not depend on dialogue order
+        return cls({key: tuple(sorted(v.values(), key=str.lower)) for key, v in found.items()})
+
+    def choices(self, key: SlotKey) -> tuple[str, ...]:
+        return self.pools.get(key, ())
+
+
+def swap_values(
+    source: str,
+    target: str,
+    values: Sequence[tuple[SlotKey, str]],
+    said: SaidValues,
+    rng: random.Random,
+    *,
+    lowercase: bool = False,
+) -> tuple[str, str] | None:
+    """``(source, target)`` with each of ``values`` replaced everywhere by another value of
+    its slot, or None when none of them could be swapped.
+
+    A replacement is never a value the prompt already says (that would make two things
+    the same), and two values never get the same replacement.
+    """
+    replacements: dict[str, str] = {}  # lowercased old value -> new value
+    taken: set[str] = set()
+    for key, value in values:
+        old = value.strip()
+        if not swappable(old) or old.lower() in replacements or not _said_in(old, source):
+            continue
+        options = [
+            v
+            for v in said.choices(key)
+            if v.lower() != old.lower() and v.lower() not in taken and not _said_in(v, source)
+        ]
+        if not options:
+            continue
+        new = rng.choice(options)
+        replacements[old.lower()] = new.lower() if lowercase else new
+        taken.add(new.lower())
+    if not replacements:
+        return None
+    pattern = _boundary_pattern(list(replacements))
+
+    def swap(text: str) -> str:
+        return pattern.sub(lambda m: replacements[m.group(1).lower()], text)
+
+    return swap(source), swap(target)
