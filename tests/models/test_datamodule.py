@@ -189,6 +189,24 @@ def test_datamodule_holds_out_validation_and_rejects_unknown_task_weights(seq2se
                           data=DataSettings(task_weights={"dst": 2.0}), seed=0)
 
 
+def test_validation_holds_out_whole_dialogues_when_rows_name_them(seq2seq_tokenizer,
+                                                                    booking_rows, tmp_path):
+    # 40 dialogues of 4 rows each (e.g. a turn and its value-swap copies)
+    rows = [{**r, "dialogue_id": f"d{i // 4}"} for i, r in enumerate(booking_rows[:160])]
+    module = ExampleDataModule({"ap": Dataset.from_list(rows)}, seq2seq_tokenizer,
+                               tokenize=TokenizeSettings(kind="seq2seq"),
+                               data=DataSettings(batch_size=8, val_size=10), seed=0,
+                               cache_dir=tmp_path)
+    module.setup("fit")
+    # tokenised rows keep no ids: find each by its token ids among the encoded sources
+    encoded = {tuple(seq2seq_tokenizer(r["source"])["input_ids"]): r["dialogue_id"] for r in rows}
+    val_ids = {encoded[tuple(ids)] for ids in module.val_set["input_ids"]}
+    train_ids = {encoded[tuple(ids)] for ids in module.train_set["input_ids"]}
+    assert len(module.val_set) == 10 and len(val_ids) == 3 and not val_ids & train_ids
+    # the held-out dialogues' remaining rows are not trained on either
+    assert len(module.train_set) == 160 - 12 and len(train_ids) == 37
+
+
 @pytest.mark.slow  # ~15-25 s: tokenizer training + tokenising 27k real examples
 @pytest.mark.real_data
 def test_padding_efficiency_on_real_sgd_text(sgd_root, tmp_path):

@@ -515,6 +515,29 @@ class DataSettings:
         return Curriculum(self.curriculum_batches, self.curriculum_start)
 
 
+def holdout_rows(dataset: Dataset, n_val: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """(validation rows, training rows): ``n_val`` random rows, or -- when the examples
+    carry a ``dialogue_id`` -- rows of random whole dialogues, whose other rows then stay
+    out of training too: turns of one dialogue share most of their prompt (and value-swap
+    copies share a turn), so a row-level split would report a validation loss on examples
+    the model was trained on. Fewer than 10 dialogues (tests): rows."""
+    ids = np.asarray(dataset["dialogue_id"], dtype=object) if "dialogue_id" in dataset.column_names else None
+    if ids is None or len(set(ids)) < 10:
+        order = rng.permutation(len(dataset))
+        return np.sort(order[:n_val]), np.sort(order[n_val:])
+    names, group = np.unique(ids, return_inverse=True)
+    held = np.zeros(len(names), dtype=bool)
+    taken = 0
+    for g in rng.permutation(len(names)):
+        if taken >= n_val:
+            break
+        held[g] = True
+        taken += int((group == g).sum())
+    in_val = held[group]
+    val_rows = np.flatnonzero(in_val)[:n_val]
+    return val_rows, np.flatnonzero(~in_val)
+
+
 class ExampleDataModule(pl.LightningDataModule):
     """Tokenised, mixed, length-grouped batches of a system's examples."""
 
@@ -574,9 +597,11 @@ class ExampleDataModule(pl.LightningDataModule):
             tokenized = self._tokenized(name, self.examples[name])
             n_val = holdout.get(name, 0)
             if n_val:
-                order = rng.permutation(len(tokenized))
-                val_parts.append(tokenized.select(np.sort(order[:n_val])))
-                tokenized = tokenized.select(np.sort(order[n_val:]))
+                # rows of the untokenised examples (tokenising keeps their order, not
+                # their dialogue ids)
+                val_rows, train_rows = holdout_rows(self.examples[name], n_val, rng)
+                val_parts.append(tokenized.select(val_rows))
+                tokenized = tokenized.select(train_rows)
             weight = float(self.data.task_weights.get(name, 1.0))
             if weight < 0:
                 raise ConfigError(f"trainer.data.task_weights.{name}", f"is negative ({weight})")
