@@ -80,3 +80,20 @@ def test_pools_hold_the_said_forms_of_non_categorical_slots_only(tmp_path):
         assert all(v.lower() in text for v in pool)
     assert len(said.choices(("Restaurants_1", "city"))) > 3
     assert said.choices(("Restaurants_1", "no_such_slot")) == ()
+
+
+def test_categorical_pools_are_the_possible_values_on_request(tmp_path):
+    source = ToySource(name="toy", root=str(tmp_path), train_dialogues=20, dev_dialogues=8,
+                       test_dialogues=8)
+    train = source.read("train")
+    plain, with_categorical = SaidValues.from_split(train), SaidValues.from_split(
+        train, categorical=True)
+    added = set(with_categorical.pools) - set(plain.pools)
+    slots = {(s.name, slot.name): slot for s in train.schema for slot in s.slots}
+    assert ("Restaurants_1", "cuisine") in added
+    assert all(slots[key].is_categorical for key in added)
+    for key in added:  # possible values, never booleans or bare numbers
+        assert set(with_categorical.pools[key]) <= set(slots[key].possible_values)
+        assert not {v.lower() for v in with_categorical.pools[key]} & {"true", "false"}
+        assert not any(v.isdigit() for v in with_categorical.pools[key])
+    assert not {k for k in added if slots[k].possible_values == ("True", "False")}

@@ -30,6 +30,7 @@ _NUMBER_WORDS = frozenset(
     "zero one two three four five six seven eight nine ten eleven twelve".split()
 )
 _MAX_VALUE_CHARS = 60
+_BOOLEANS = frozenset({"true", "false"})
 
 
 def swappable(value: str) -> bool:
@@ -65,7 +66,10 @@ class SaidValues:
     pools: Mapping[SlotKey, tuple[str, ...]]
 
     @classmethod
-    def from_split(cls, split: DialogueSplit) -> SaidValues:
+    def from_split(cls, split: DialogueSplit, *, categorical: bool = False) -> SaidValues:
+        """``categorical``: categorical slots too, with their possible values (a value is
+        only swapped where the prompt says it verbatim: "thai" -> "italian", never
+        "free wifi")."""
         free_text = {  # not the acts' "intent" pseudo-slot, not categorical slots
             (service.name, slot.name)
             for service in split.schema
@@ -73,6 +77,13 @@ class SaidValues:
             if not slot.is_categorical
         }
         found: dict[SlotKey, dict[str, str]] = {}
+        if categorical:
+            for service in split.schema:
+                for slot in service.slots:
+                    choices = [v for v in slot.possible_values
+                               if swappable(v) and v.lower() not in _BOOLEANS]
+                    if slot.is_categorical and len(choices) > 1:
+                        found[(service.name, slot.name)] = {v.lower(): v for v in choices}
 
         def add(key: SlotKey, text: str) -> None:
             text = text.strip()

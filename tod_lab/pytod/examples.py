@@ -77,6 +77,7 @@ class ExampleSettings:
     # free-text value the prompt says, each value swapped (prompt and target alike) for
     # another value said for that slot in the split (tod_lab/data/augment.py)
     value_swap_copies: int = 0
+    value_swap_categorical: bool = False  # categorical values said verbatim swap too
 
     def __post_init__(self) -> None:
         if self.value_swap_copies < 0:
@@ -396,7 +397,8 @@ def iter_examples(
     rng = random.Random(seed) if train else None
     swaps = None
     if train and settings.value_swap_copies:
-        swaps = ValueSwaps(SaidValues.from_split(split), random.Random(f"value-swaps:{seed}"),
+        said = SaidValues.from_split(split, categorical=settings.value_swap_categorical)
+        swaps = ValueSwaps(said, random.Random(f"value-swaps:{seed}"),
                            settings.value_swap_copies)
     counts = counts if counts is not None else ExampleCounts()
     for dialogue in split.dialogues:

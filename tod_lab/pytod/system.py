@@ -120,10 +120,12 @@ class PyTODSystem:
         )
         self.last_example_counts = counts
         log.info(
-            "PyTOD examples from %d dialogues: %d AP (%d user + %d say), %d PS in %.1fs",
+            "PyTOD examples from %d dialogues: %d AP (%d user + %d value-swapped + %d say), "
+            "%d PS in %.1fs",
             counts.dialogues,
             counts.ap,
             counts.ap_user,
+            counts.ap_swapped,
             counts.ap_say,
             counts.ps,
             time.perf_counter() - started,
