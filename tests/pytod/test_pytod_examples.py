@@ -238,8 +238,12 @@ def test_value_swap_copies_retell_a_user_turn_with_other_values():
     ap, counts = ap_rows(2)
     # the original examples are untouched (the swaps draw from their own seeded rng)
     assert [r for r in ap if r["kind"] == "user"] == plain
-    swapped = [(ap[i - 1 - k], r) for i, r in enumerate(ap) if r["kind"] == "user_swap"
-               for k in [next(j for j in range(i) if ap[i - 1 - j]["kind"] == "user")]]
+    swapped, original = [], None  # (original, copy): copies follow their original
+    for row in ap:
+        if row["kind"] == "user":
+            original = row
+        else:
+            swapped.append((original, row))
     assert swapped and counts.ap_swapped == len(swapped) and counts.ap == len(ap)
     for original, copy in swapped:
         assert copy["dialogue_id"] == original["dialogue_id"] and copy["turn"] == original["turn"]

@@ -9,10 +9,11 @@ program) and breaks those associations. This is the value-replacement augmentati
 the DST literature; it is written here because it works on our own types (schema slot
 spans, rendered prompt / target text) and no library we keep does it.
 
-Only values of non-categorical slots are swapped (a categorical value changes what the
-words around it mean: "free wifi" -> ``internet: yes``), only values the prompt actually
-says (a value said nowhere is left alone), and never bare numbers (``2`` is also a party
-size, a star rating and part of a date).
+By default only values of non-categorical slots are swapped (what a categorical value
+means can depend on the words around it: "free wifi" -> ``internet: yes``; on request, the
+possible values said verbatim swap too), only values the prompt actually says (a value
+said nowhere is left alone), and never bare numbers (``2`` is also a party size, a star
+rating and part of a date).
 """
 
 from __future__ import annotations
