@@ -109,6 +109,25 @@ class SaidValues:
         return self.pools.get(key, ())
 
 
+def _pick(pool: Sequence[str], old: str, taken: set[str], source: str,
+          rng: random.Random, tries: int = 16) -> str | None:
+    """A value of ``pool`` uniformly among those that are not ``old``, not taken and not
+    said in ``source`` (None if there is none). Rejection sampling first: a real SGD slot
+    pools thousands of names, and checking each against the prompt per example would cost
+    more than building the examples."""
+
+    def fits(value: str) -> bool:
+        key = value.lower()
+        return key != old.lower() and key not in taken and not _said_in(value, source)
+
+    for _ in range(tries if pool else 0):
+        value = pool[rng.randrange(len(pool))]
+        if fits(value):
+            return value
+    options = [v for v in pool if fits(v)]
+    return rng.choice(options) if options else None
+
+
 def swap_values(
     source: str,
     target: str,
@@ -130,14 +149,9 @@ def swap_values(
         old = value.strip()
         if not swappable(old) or old.lower() in replacements or not _said_in(old, source):
             continue
-        options = [
-            v
-            for v in said.choices(key)
-            if v.lower() != old.lower() and v.lower() not in taken and not _said_in(v, source)
-        ]
-        if not options:
+        new = _pick(said.choices(key), old, taken, source, rng)
+        if new is None:
             continue
-        new = rng.choice(options)
         replacements[old.lower()] = new.lower() if lowercase else new
         taken.add(new.lower())
     if not replacements:
