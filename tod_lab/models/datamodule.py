@@ -521,18 +521,20 @@ def holdout_rows(dataset: Dataset, n_val: int, rng: np.random.Generator) -> tupl
     out of training too: turns of one dialogue share most of their prompt (and value-swap
     copies share a turn), so a row-level split would report a validation loss on examples
     the model was trained on. Fewer than 10 dialogues (tests): rows."""
-    ids = np.asarray(dataset["dialogue_id"], dtype=object) if "dialogue_id" in dataset.column_names else None
-    if ids is None or len(set(ids)) < 10:
+    group = None
+    if "dialogue_id" in dataset.column_names:
+        _, group = np.unique(np.asarray(dataset["dialogue_id"], dtype=object), return_inverse=True)
+    if group is None or group.max(initial=-1) < 9:  # no ids, or fewer than 10 dialogues
         order = rng.permutation(len(dataset))
         return np.sort(order[:n_val]), np.sort(order[n_val:])
-    names, group = np.unique(ids, return_inverse=True)
-    held = np.zeros(len(names), dtype=bool)
+    rows_of = np.bincount(group)
+    held = np.zeros(len(rows_of), dtype=bool)
     taken = 0
-    for g in rng.permutation(len(names)):
+    for g in rng.permutation(len(rows_of)):
         if taken >= n_val:
             break
         held[g] = True
-        taken += int((group == g).sum())
+        taken += int(rows_of[g])
     in_val = held[group]
     val_rows = np.flatnonzero(in_val)[:n_val]
     return val_rows, np.flatnonzero(~in_val)

@@ -13,8 +13,9 @@
 
 Training examples shuffle API / slot / choice / question order and shift variable indices,
 seeded by ``seed``; dev / test examples are fixed. ``value_swap_copies`` adds copies of
-user AP examples with their values swapped (:mod:`tod_lab.data.augment`). Both tasks are cached with ``datasets``
-(``save_to_disk``) under a key of the data's content, the settings and the seed.
+user AP examples with their values swapped (:mod:`tod_lab.data.augment`). Both tasks are
+cached with ``datasets`` (``save_to_disk``) under a key of the data's content, the
+settings and the seed.
 """
 
 from __future__ import annotations
