@@ -57,6 +57,29 @@ def test_values_come_from_the_prompt_or_the_schema():
     assert c.viable('x1.price_range = " ') and not c.complete('x1.price_range = " "')
 
 
+def test_a_categorical_slot_takes_only_what_the_runtime_accepts_for_it():
+    row = gold_rows()[1]  # the prompt says "two", "7 pm", "bangkok bay"
+    c = constraint(row["source"])
+    # party_size is 1 | 2 | 3 | 4: digits, the number words for them, dontcare
+    assert c.complete('x1.party_size = " two "') and c.complete('x1.party_size = " 4 "')
+    assert c.complete('x1.party_size = " dontcare "') and c.viable('x1.party_size = " tw')
+    # another slot's choice, or a said value that is no choice of this slot: not a value
+    assert not c.viable('x1.party_size = " pricey "') and not c.viable('x1.party_size = " 7 pm')
+    assert not c.complete('x1.party_size = " seven "')
+    assert not c.viable('restaurants_9_reserve_restaurant(price_range=" bangkok')
+    assert c.complete('restaurants_9_reserve_restaurant(price_range=" moderate ")')
+    # free-text slots still copy from the prompt, never a span of its code
+    assert c.complete('x1.time = " 7 pm "') and not c.viable('x1.time = ", city=')
+
+
+def test_a_call_names_each_argument_once():
+    c = constraint(gold_rows()[1]["source"])
+    call = 'restaurants_9_reserve_restaurant(time=" 7 pm ", '
+    assert c.viable(call + 'party_size=" two ")') and c.complete(call + 'party_size=" two ")')
+    assert not c.viable(call + "time=")
+    assert not c.complete(call + 'time=" 7 pm ")')
+
+
 def test_shape_tools_slots_and_variables_are_the_prompts():
     row = gold_rows()[1]
     c = constraint(row["source"])

@@ -23,13 +23,11 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from tod_lab.data.numbers import NUMBER_WORDS
 from tod_lab.data.types import DONTCARE, DialogueSplit
 
 SlotKey = tuple[str, str]  # (service name, schema slot name)
 
-_NUMBER_WORDS = frozenset(
-    "zero one two three four five six seven eight nine ten eleven twelve".split()
-)
 _MAX_VALUE_CHARS = 60
 _BOOLEANS = frozenset({"true", "false"})
 
@@ -41,7 +39,7 @@ def swappable(value: str) -> bool:
         0 < len(text) <= _MAX_VALUE_CHARS
         and text != DONTCARE
         and not text.isdigit()
-        and text not in _NUMBER_WORDS
+        and text not in NUMBER_WORDS
     )
 
 

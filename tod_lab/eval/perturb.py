@@ -13,9 +13,9 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 
+from tod_lab.data.numbers import CARDINAL_WORDS
 from tod_lab.data.types import USER, Dialogue, Schema, State
 
-_NUMBER_WORDS = "zero one two three four five six seven eight nine ten eleven twelve".split()
 _TIME = re.compile(r"^(\d{1,2}):(\d{2})(?:\s*([ap]m))?$", re.IGNORECASE)
 _DIGIT = re.compile(r"\d")
 _ACCENTED = {"a": "á", "e": "é", "i": "í", "o": "ö", "u": "ü", "c": "ç", "n": "ñ", "s": "ß"}
@@ -62,9 +62,9 @@ def _number(value: str, rng: random.Random) -> str:
     if _DIGIT.search(value):
         if rng.random() < 0.5:
             return _DIGIT.sub(lambda m: str((int(m.group()) + rng.randint(1, 9)) % 10), value, 1)
-        return re.sub(r"\b(\d{1,2})\b", lambda m: _NUMBER_WORDS[int(m.group())]
-                      if int(m.group()) < len(_NUMBER_WORDS) else m.group(), value)
-    for index, word in enumerate(_NUMBER_WORDS):
+        return re.sub(r"\b(\d{1,2})\b", lambda m: CARDINAL_WORDS[int(m.group())]
+                      if int(m.group()) < len(CARDINAL_WORDS) else m.group(), value)
+    for index, word in enumerate(CARDINAL_WORDS):
         if re.search(rf"\b{word}\b", value, re.IGNORECASE):
             return re.sub(rf"\b{word}\b", str(index), value, flags=re.IGNORECASE)
     return f"{value} {rng.randint(1, 99)}"

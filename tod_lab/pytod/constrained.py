@@ -13,8 +13,13 @@ best-scoring token that keeps the output viable:
   assignments, ``pass``; statements joined by ``<new>``), with tool names from the
   dialogue's services and the tool statements, slot names from their schemas and
   variables that the prompt shows;
-- every string value is copied from the prompt (a span of it between word boundaries) or
-  is a categorical value of those services (or ``dontcare``).
+- a categorical slot's value is one the runtime accepts for *that* slot (a choice, a
+  number word for a numeric choice, ``dontcare``): ``genre=" 3d "`` is cut off before it is
+  written, so a beam with ``show_type=" 3d "`` can win instead of a rejected statement;
+- every other string value is copied from the prompt (a span of it between word
+  boundaries, never one with code in it) or is a categorical value of those services (or
+  ``dontcare``);
+- a call names each argument once (the runtime rejects the whole call otherwise).
 
 This only steers *decoding*: the output is still parsed and validated by
 :mod:`tod_lab.pytod.program` / the interpreter like any other model output, and nothing
@@ -27,7 +32,7 @@ package's partial matching gives the prefix test.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
 
 import regex
@@ -47,6 +52,12 @@ VARIABLE_USE_RE = re.compile(r"\b(x\d{1,6})\b(\s*(?:=(?!=)|:))?")
 QUOTED_RE = re.compile(r'"([^"]*)"')
 # slot keyword of tool statements (select(..., from_results=x3))
 EXTRA_KEYWORDS = ("from_results",)
+# the slot a string value is written for: the code before its opening quote ends in
+# `slot="` (call argument) or `x3.slot = "` (assignment)
+VALUE_KEY_RE = re.compile(r"(\w+)\s*=\s*$")
+# the argument list of each call in the code outside string constants (may be unfinished)
+CALL_ARGS_RE = re.compile(r"\(([^()]*)(?:\)|$)")
+KEYWORD_RE = re.compile(r"(\w+)\s*=(?!=)")
 
 
 @lru_cache(maxsize=256)
@@ -73,34 +84,61 @@ class ProgramConstraint:
     """Whether a (partial) AP output can still be a well-formed program for one prompt."""
 
     def __init__(self, prompt: str, tools: Sequence[str], slots: Sequence[str],
-                 categorical_values: Iterable[str]):
+                 categorical_values: Iterable[str],
+                 slot_forms: Mapping[str, frozenset[str]] | None = None):
         self.prompt = prompt.lower()
         self.variables = frozenset(PROMPT_VARIABLE_RE.findall(self.prompt))
         self.pattern = _grammar(tuple(sorted(set(tools) | TOOL_STATEMENTS)),
                                 tuple(sorted(set(slots) | set(EXTRA_KEYWORDS))))
         self.values = CopyableValues(self.prompt, [*categorical_values, DONTCARE])
+        # slot -> the texts the runtime accepts for it, for the categorical slots only
+        self.slot_forms = dict(slot_forms or {})
 
     @classmethod
     def for_prompt(cls, prompt: str, catalog: ApiCatalog, services: Sequence[str]) -> ProgramConstraint:
         known = [s for s in services if s in catalog.services]
         tools = [api.tool for api in catalog.tools_of(known)]
         slots, values = [], []
+        forms: dict[str, set[str]] = {}
+        free: set[str] = set()  # names that are a free-text slot in one of the services
         for name in known:
             for slot in catalog.services[name].slots.values():
                 slots.append(slot.ident)
-                if slot.is_categorical:
+                accepted = slot.accepted_forms()
+                if accepted is None:
+                    free.add(slot.ident)
+                else:
                     values += slot.possible_values
-        return cls(prompt, tools, slots, values)
+                    forms.setdefault(slot.ident, set()).update(accepted)
+        slot_forms = {k: frozenset(v) for k, v in forms.items() if k not in free}
+        return cls(prompt, tools, slots, values, slot_forms)
 
     # -- values and variables -------------------------------------------------------
     def _values_ok(self, text: str) -> bool:
         parts = text.split('"')
         # parts[1], parts[3], ... are inside quotes; an even count of parts = an open value
-        inside = parts[1::2]
         open_value = len(parts) % 2 == 0
-        for i, value in enumerate(inside):
-            last = i == len(inside) - 1
-            if not self.values.allows(value, complete=not (last and open_value)):
+        for i in range(1, len(parts), 2):
+            value = parts[i]
+            complete = not (open_value and i == len(parts) - 1)
+            if "=" in value:
+                return False  # a span of the prompt's code ('", number_of_days="'), no value
+            key = VALUE_KEY_RE.search(parts[i - 1])
+            forms = self.slot_forms.get(key.group(1)) if key else None
+            if forms is None:
+                if not self.values.allows(value, complete=complete):
+                    return False
+            elif not _accepted(value, forms, complete=complete):
+                return False  # genre=" 3d ": the runtime would reject it
+        return True
+
+    @staticmethod
+    def _keywords_ok(text: str) -> bool:
+        """No call names one argument twice (the runtime rejects the whole call)."""
+        code = "".join(text.split('"')[0::2])
+        for args in CALL_ARGS_RE.finditer(code):
+            keywords = KEYWORD_RE.findall(args.group(1))
+            if len(keywords) != len(set(keywords)):
                 return False
         return True
 
@@ -120,12 +158,21 @@ class ProgramConstraint:
         """Can ``text`` be continued into a program this prompt allows?"""
         match = self.pattern.fullmatch(text, partial=True)
         return (match is not None and self._variables_ok(text, complete=False)
-                and self._values_ok(text))
+                and self._values_ok(text) and self._keywords_ok(text))
 
     def complete(self, text: str) -> bool:
         """Is ``text`` a whole program this prompt allows (may generation stop here)?"""
         return (self.pattern.fullmatch(text) is not None
-                and self._variables_ok(text, complete=True) and self._values_ok(text))
+                and self._variables_ok(text, complete=True) and self._values_ok(text)
+                and self._keywords_ok(text))
+
+
+def _accepted(value: str, forms: frozenset[str], *, complete: bool) -> bool:
+    """A categorical slot's value: one of ``forms``, or (unfinished) a prefix of one."""
+    text = value.strip().lower()
+    if complete:
+        return text in forms
+    return not text or any(form.startswith(text) for form in forms)
 
 
 def quoted_values(text: str) -> list[str]:

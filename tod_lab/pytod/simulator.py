@@ -29,6 +29,7 @@ from typing import Protocol
 from rapidfuzz import fuzz
 
 from tod_lab.data.io import read_json
+from tod_lab.data.numbers import NUMBER_WORDS
 from tod_lab.data.types import DONTCARE, Dialogue, Schema, Service
 from tod_lab.errors import DataError
 
@@ -63,13 +64,6 @@ def slot_identifier(service: str, slot: str) -> str:
 
 # --------------------------------------------------------------------------- values
 
-NUMBER_WORDS = {
-    "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
-    "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13,
-    "fourteen": 14, "fifteen": 15, "sixteen": 16, "seventeen": 17, "eighteen": 18,
-    "nineteen": 19, "twenty": 20, "a": 1, "an": 1, "single": 1, "a single": 1,
-    "a couple": 2, "couple": 2, "a couple of": 2,
-}  # fmt: skip
 TRUE_WORDS = frozenset({"true", "yes", "y"})
 FALSE_WORDS = frozenset({"false", "no", "n"})
 DONTCARE_WORDS = frozenset({DONTCARE, "don't care", "dont care", "do not care", "any"})
@@ -118,6 +112,22 @@ class SlotApi:
             return by_lower["false"], None
         choices = " | ".join(self.possible_values)
         return None, f"'{stripped}' is not a valid value of '{self.ident}'; choices: {choices}"
+
+    def accepted_forms(self) -> frozenset[str] | None:
+        """Every lower-cased text :meth:`normalize` accepts; None for a free-text slot.
+
+        What constrained decoding lets a model write for this slot (kept here, next to
+        ``normalize``, so the two cannot drift apart)."""
+        if not self.is_categorical or not self.possible_values:
+            return None
+        choices = {v.lower() for v in self.possible_values}
+        forms = set(choices) | DONTCARE_WORDS
+        forms |= {word for word, n in NUMBER_WORDS.items() if str(n) in choices}
+        if "true" in choices:
+            forms |= TRUE_WORDS
+        if "false" in choices:
+            forms |= FALSE_WORDS
+        return frozenset(forms)
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import random
 
+from tod_lab.data.numbers import CARDINAL_WORDS
+
 # the toy world's "today" is Friday 1 March 2019, as in SGD
 YEAR_MONTH = "2019-03"
 MONTH_NAME = "March"
@@ -37,10 +39,8 @@ CITIES: dict[str, tuple[str, ...]] = {
 CITY_NAMES = tuple(CITIES)
 AREA_CODES = {city: 200 + 37 * i for i, city in enumerate(CITY_NAMES)}
 
-NUMBER_WORDS = {
-    "0": "zero", "1": "one", "2": "two", "3": "three", "4": "four", "5": "five",
-    "6": "six", "7": "seven", "8": "eight", "9": "nine", "10": "ten",
-}  # fmt: skip
+# digits the toy users may spell out ("three tickets"): 0 to 10
+NUMBER_WORDS = {str(n): CARDINAL_WORDS[n] for n in range(11)}
 
 STREETS = (
     "Oak", "Maple", "Pine", "Cedar", "Elm", "Mission", "Market", "Harbor", "Lake", "Hill",
