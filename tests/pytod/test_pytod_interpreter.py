@@ -156,22 +156,6 @@ def test_select_takes_the_offered_entity_and_confirm_performs_the_transaction():
     assert s._read_attribute(s.bindings["x13"], "phone_number") == "408-111"
 
 
-def test_confirm_writes_the_categorical_defaults_the_booking_runs_with():
-    booking = f'x1 = {RESERVE}(restaurant_name="lotus", city="san jose", time="7 pm"'
-    s = session_at(0)  # no system turn observed: no CONFIRM acts to take values from
-    s.execute(booking + ")")
-    assert "party_size" not in values(s)
-    assert s.execute("x2 = confirm(x1)").ok
-    assert values(s)["party_size"] == ["2"]  # the schema default nobody said
-    for said, state in (("three", ["3"]), ("dontcare", ["2"])):  # a said value stays
-        s = session_at(0)
-        s.execute(booking + f', party_size="{said}")\nx2 = confirm(x1)')
-        assert values(s)["party_size"] == state, said
-    s = session_at(0)  # a search has no defaults to run with
-    s.execute(f'x1 = {FIND}(cuisine="thai", city="san jose")\nx2 = confirm(x1)')
-    assert values(s) == {"cuisine": ["thai"], "city": ["san jose"]}
-
-
 def test_transaction_fails_when_the_annotated_call_returned_nothing():
     import dataclasses
 

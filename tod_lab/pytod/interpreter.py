@@ -31,7 +31,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from tod_lab.data.types import DONTCARE, NONE_INTENT, Action, Dialogue, State, Turn
+from tod_lab.data.types import NONE_INTENT, Action, Dialogue, State, Turn
 from tod_lab.pytod.program import (
     DEFAULT_LIMITS,
     Assignments,
@@ -648,34 +648,9 @@ class DialogueSession:
         for slot_name, values in self.confirm_effect(obj.service).items():
             for value in values:
                 self._write(obj, slot_name, value, append=True)
-        if obj.api.transactional:
-            self._write_defaults(obj)
         obj.confirmed = True
         self._activate_if_none(obj)
         return self._marker(stmt, "confirm", rename, (VarRef(obj.var),))
-
-    def _write_defaults(self, obj: TaskObject) -> None:
-        """A confirmed transaction runs with its categorical defaults: the state shows them.
-
-        SGD's systems confirm every argument aloud, so there the CONFIRM acts above have
-        already written them; where a confirmation names only some ("it is for 3 people.
-        is that right?"), the annotated state still holds the rest (number_of_rooms = 1),
-        and a model would otherwise have to recall defaults nobody said. Free-text
-        defaults (dates) are left to the program: their schema form ("2019-03-01") is not
-        what a state lists. A ``dontcare`` gives way to the default (the toy corpus states
-        it so; a booking cannot run with "any")."""
-        service = self.catalog.services[obj.service]
-        memory = self.memory.get(obj.service, {})
-        for slot_name, default in obj.api.optional.items():
-            slot = service.slots.get(slot_name)
-            if slot is None or not slot.is_categorical:
-                continue
-            current = obj.values.get(slot_name) or memory.get(slot_name)
-            if current and current[0] != DONTCARE:
-                continue  # "any show type" is no argument a booking can run with
-            value, _ = slot.normalize(default)
-            if value is not None and value != DONTCARE:
-                self._write(obj, slot_name, value)
 
     def _tool_perform(self, stmt: Call, rename: dict[str, str], report: ExecutionReport):
         if len(stmt.args) != 1 or stmt.kwargs:
