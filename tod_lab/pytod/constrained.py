@@ -133,18 +133,16 @@ class ProgramConstraint:
         return True
 
     @staticmethod
-    def _keywords_ok(text: str) -> bool:
+    def _keywords_ok(code: str) -> bool:
         """No call names one argument twice (the runtime rejects the whole call)."""
-        code = "".join(text.split('"')[0::2])
         for args in CALL_ARGS_RE.finditer(code):
             keywords = KEYWORD_RE.findall(args.group(1))
             if len(keywords) != len(set(keywords)):
                 return False
         return True
 
-    def _variables_ok(self, text: str, *, complete: bool) -> bool:
+    def _variables_ok(self, code: str, *, complete: bool) -> bool:
         """Variables the output *uses* are ones the prompt shows (labels are new ones)."""
-        code = "".join(text.split('"')[0::2])  # outside string constants
         for match in VARIABLE_USE_RE.finditer(code):
             name = match.group(1)
             if not complete and not code[match.end():].strip():
@@ -156,15 +154,24 @@ class ProgramConstraint:
     # -- the two questions generation asks ------------------------------------------
     def viable(self, text: str) -> bool:
         """Can ``text`` be continued into a program this prompt allows?"""
-        match = self.pattern.fullmatch(text, partial=True)
-        return (match is not None and self._variables_ok(text, complete=False)
-                and self._values_ok(text) and self._keywords_ok(text))
+        if self.pattern.fullmatch(text, partial=True) is None:
+            return False
+        code = _code(text)
+        return (self._variables_ok(code, complete=False) and self._values_ok(text)
+                and self._keywords_ok(code))
 
     def complete(self, text: str) -> bool:
         """Is ``text`` a whole program this prompt allows (may generation stop here)?"""
-        return (self.pattern.fullmatch(text) is not None
-                and self._variables_ok(text, complete=True) and self._values_ok(text)
-                and self._keywords_ok(text))
+        if self.pattern.fullmatch(text) is None:
+            return False
+        code = _code(text)
+        return (self._variables_ok(code, complete=True) and self._values_ok(text)
+                and self._keywords_ok(code))
+
+
+def _code(text: str) -> str:
+    """An output without its string constants (what is between quotes)."""
+    return "".join(text.split('"')[0::2])
 
 
 def _accepted(value: str, forms: frozenset[str], *, complete: bool) -> bool:

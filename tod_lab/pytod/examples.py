@@ -33,6 +33,7 @@ import datasets
 from rapidfuzz import fuzz
 
 from tod_lab.data.augment import SaidValues, SlotKey, swap_values
+from tod_lab.data.numbers import CARDINAL_WORDS
 from tod_lab.data.types import DONTCARE, Dialogue, DialogueSplit, Turn
 from tod_lab.errors import ConfigError
 from tod_lab.pytod.gold import GoldDialogue, GoldTurn, build_gold
@@ -48,7 +49,6 @@ from tod_lab.pytod.prompts import (
     ps_target,
 )
 from tod_lab.pytod.simulator import (
-    NUMBER_WORDS,
     ApiCatalog,
     ServiceApi,
     SlotApi,
@@ -193,11 +193,9 @@ def _user_utterance(context: PromptContext) -> str:
     return users[-1] if users else ""
 
 
-# digit -> the word people say for it ("a", "single", "couple" also mean numbers, but a
+# number -> the word people say for it ("a", "single", "couple" also mean numbers, but a
 # target written that way would be an odd program)
-_NUMBER_WORD_OF = {
-    n: w for w, n in NUMBER_WORDS.items() if w.isalpha() and w not in ("a", "an", "single", "couple")
-}
+_NUMBER_WORD_OF = dict(enumerate(CARDINAL_WORDS))
 
 
 def _as_said(expr: Expr, words: set[str]) -> Expr:

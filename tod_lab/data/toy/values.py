@@ -40,7 +40,7 @@ CITY_NAMES = tuple(CITIES)
 AREA_CODES = {city: 200 + 37 * i for i, city in enumerate(CITY_NAMES)}
 
 # digits the toy users may spell out ("three tickets"): 0 to 10
-NUMBER_WORDS = {str(n): CARDINAL_WORDS[n] for n in range(11)}
+SPELLED_DIGITS = {str(n): CARDINAL_WORDS[n] for n in range(11)}
 
 STREETS = (
     "Oak", "Maple", "Pine", "Cedar", "Elm", "Mission", "Market", "Harbor", "Lake", "Hill",
@@ -175,8 +175,8 @@ def system_surface(kind: str, canonical: str) -> str:
 
 def number_surface(value: str, rng: random.Random) -> str:
     """Digits or words for a categorical count ("2" or "two"); never span-annotated."""
-    if value in NUMBER_WORDS and rng.random() < 0.4:
-        return NUMBER_WORDS[value]
+    if value in SPELLED_DIGITS and rng.random() < 0.4:
+        return SPELLED_DIGITS[value]
     return value
 
 
