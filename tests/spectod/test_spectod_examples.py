@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import pytest
 
 from tod_lab.data.multiwoz import read_split as read_multiwoz
+from tod_lab.errors import ConfigError
 from tod_lab.spectod.examples import select_aux_dialogues
-from tod_lab.spectod.prompts import NO_CALL_OBSERVATION
+from tod_lab.spectod.prompts import CALL_CLOSE, CALL_OPEN, NO_CALL_OBSERVATION
 from tod_lab.spectod.system import SpecTODSystem
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -151,3 +153,61 @@ def test_aux_dst_rows_mixed_into_multiwoz(multiwoz_root, shared_data, sgd_root, 
     assert any(m["loss"] and m["content"].startswith("<function_call>") for m in messages)
     # the system's own words are context for DST (not loss)
     assert any(m["role"] == "assistant" and not m["loss"] for m in messages)
+
+
+def _call_arguments(content: str) -> dict:
+    body = content.removeprefix(CALL_OPEN).removesuffix(CALL_CLOSE)
+    return json.loads(body)["arguments"]
+
+
+def _says(text: str, value: str) -> bool:
+    return re.search(rf"(?<!\w){re.escape(value)}(?!\w)", text, re.IGNORECASE) is not None
+
+
+def test_value_swapped_conversations_keep_the_state_true(toy_source):
+    train = toy_source.read("train")
+    sample = train.subset(train.dialogue_ids[:40])
+    system = SpecTODSystem(value_swap_copies=2)
+    rows = system.build_rows(sample, seed=0)
+    # the other tasks are exactly what they are without swaps (their own rng)
+    plain = SpecTODSystem().build_rows(sample, seed=0)
+    assert {k: v for k, v in rows.items() if k != "e2e_swap"} == plain
+    originals = {r["dialogue_id"]: r["messages"] for r in rows["e2e"]}
+    swapped = rows["e2e_swap"]
+    assert len(swapped) > len(originals)  # most dialogues say a free-text value
+    changed_calls = 0
+    for row in swapped:
+        assert row["task"] == "e2e_swap"
+        base = originals[row["dialogue_id"].split("#")[0]]
+        copy = row["messages"]
+        assert [m["role"] for m in copy] == [m["role"] for m in base]
+        # the function list is not touched (the instruction paraphrase is sampled anew)
+        assert copy[0]["content"].split("\n\n", 1)[1] == base[0]["content"].split("\n\n", 1)[1]
+        said = "\n".join(m["content"] for m in copy if m["role"] == "user")
+        said_before = "\n".join(m["content"] for m in base if m["role"] == "user")
+        assert said != said_before
+        for old, new in zip(base[1:], copy[1:], strict=True):
+            is_call = new["content"].startswith(CALL_OPEN)
+            # loss on the calls only: the observations' DB counts belong to the old values
+            assert new["loss"] == (is_call and old["loss"])
+            if not is_call:
+                continue
+            before, after = _call_arguments(old["content"]), _call_arguments(new["content"])
+            assert before.keys() == after.keys()
+            for name, value in after.items():
+                if value != before[name]:
+                    changed_calls += 1
+                    # the new value is what the swapped conversation says, the old one is gone
+                    assert _says(said, value)
+                    assert not _says(said, before[name])
+    assert changed_calls > 0
+    # seeded: the same seed gives the same copies, another seed other ones
+    assert SpecTODSystem(value_swap_copies=2).build_rows(sample, seed=0)["e2e_swap"] == swapped
+    assert SpecTODSystem(value_swap_copies=2).build_rows(sample, seed=1)["e2e_swap"] != swapped
+    # not at inference (seed None builds the fixed prompts)
+    assert "e2e_swap" not in SpecTODSystem(value_swap_copies=2).build_rows(sample, seed=None)
+
+
+def test_value_swap_copies_must_not_be_negative():
+    with pytest.raises(ConfigError, match="system.value_swap_copies"):
+        SpecTODSystem(value_swap_copies=-1)

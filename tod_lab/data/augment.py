@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from tod_lab.data.numbers import NUMBER_WORDS
@@ -29,7 +29,8 @@ from tod_lab.data.types import DONTCARE, DialogueSplit
 SlotKey = tuple[str, str]  # (service name, schema slot name)
 
 _MAX_VALUE_CHARS = 60
-_BOOLEANS = frozenset({"true", "false"})
+# never swapped even where said: "yes" is also the user's answer to every question
+_BOOLEANS = frozenset({"true", "false", "yes", "no"})
 
 
 def swappable(value: str) -> bool:
@@ -126,22 +127,21 @@ def _pick(pool: Sequence[str], old: str, taken: set[str], source: str,
     return rng.choice(options) if options else None
 
 
-def swap_values(
+def plan_swaps(
     source: str,
-    target: str,
     values: Sequence[tuple[SlotKey, str]],
     said: SaidValues,
     rng: random.Random,
     *,
     lowercase: bool = False,
-) -> tuple[str, str] | None:
-    """``(source, target)`` with each of ``values`` replaced everywhere by another value of
-    its slot, or None when none of them could be swapped.
+) -> dict[str, str]:
+    """Lowercased old value -> its replacement, for each of ``values`` that ``source``
+    says and that has a replacement (empty when none has).
 
-    A replacement is never a value the prompt already says (that would make two things
+    A replacement is never a value the source already says (that would make two things
     the same), and two values never get the same replacement.
     """
-    replacements: dict[str, str] = {}  # lowercased old value -> new value
+    replacements: dict[str, str] = {}
     taken: set[str] = set()
     for key, value in values:
         old = value.strip()
@@ -152,11 +152,33 @@ def swap_values(
             continue
         replacements[old.lower()] = new.lower() if lowercase else new
         taken.add(new.lower())
-    if not replacements:
-        return None
+    return replacements
+
+
+def swapper(replacements: Mapping[str, str]) -> Callable[[str], str]:
+    """A function that applies ``replacements`` (from :func:`plan_swaps`) to a text, at
+    word boundaries, longest value first."""
     pattern = _boundary_pattern(list(replacements))
 
     def swap(text: str) -> str:
         return pattern.sub(lambda m: replacements[m.group(1).lower()], text)
 
+    return swap
+
+
+def swap_values(
+    source: str,
+    target: str,
+    values: Sequence[tuple[SlotKey, str]],
+    said: SaidValues,
+    rng: random.Random,
+    *,
+    lowercase: bool = False,
+) -> tuple[str, str] | None:
+    """``(source, target)`` with each of ``values`` replaced everywhere by another value of
+    its slot (:func:`plan_swaps`), or None when none of them could be swapped."""
+    replacements = plan_swaps(source, values, said, rng, lowercase=lowercase)
+    if not replacements:
+        return None
+    swap = swapper(replacements)
     return swap(source), swap(target)

@@ -9,6 +9,9 @@ delexicalised response), so both sides render through the same code. From them:
   inventory, with an instruction paraphrase sampled with the seed;
 * ``domain`` — one short example per user turn: which functions the turn concerns (the
   official code did this in-context; tod_lab trains it as a fourth task);
+* ``e2e_swap`` — optional copies of the ``e2e`` conversations with their free-text values
+  swapped for others said for the same slots elsewhere in the split
+  (:mod:`tod_lab.data.augment`), loss on the calls only;
 * ``aux_dst`` — optional DST-only conversations from an auxiliary SGD corpus mixed into
   MultiWOZ training, at most ``max_per_domain`` dialogues per SGD domain (seeded choice).
 
@@ -37,6 +40,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from tod_lab.data.augment import SaidValues, SlotKey, plan_swaps, swapper
 from tod_lab.data.types import NONE_INTENT, Dialogue, DialogueSplit, Turn
 from tod_lab.errors import DataError
 from tod_lab.spectod import delex
@@ -267,6 +271,8 @@ def e2e_conversation(
     prompt: PromptConfig,
     rng: random.Random | None,
     style: str = "multiwoz",
+    *,
+    policy_loss: bool = True,
 ) -> list[dict[str, Any]]:
     system = e2e_system_message(sample_instruction(E2E_INSTRUCTIONS, rng), specs,
                                 inventory.text(specs, style, prompt.spec_detail),
@@ -275,8 +281,61 @@ def e2e_conversation(
     for turn in gold:
         messages += turn_messages(turn.record, prompt.roles, loss=True,
                                   spaced_values=prompt.spaced_values,
-                                  observation_names=prompt.observation_names)
+                                  observation_names=prompt.observation_names,
+                                  policy_loss=policy_loss)
     return messages
+
+
+def dialogue_values(gold: Sequence[GoldTurn]) -> list[tuple[SlotKey, str]]:
+    """Every (service, slot) value the dialogue's state holds at some turn, first seen first."""
+    seen: dict[tuple[SlotKey, str], None] = {}
+    for turn in gold:
+        for service, slots in turn.slots.items():
+            for slot, value in slots.items():
+                seen.setdefault(((service, slot), value), None)
+    return list(seen)
+
+
+def json_safe(said: SaidValues) -> SaidValues:
+    """``said`` without the values a JSON call could not carry verbatim (quotes, escapes):
+    a swapped value is written into the calls' text as it is."""
+    return SaidValues({
+        key: tuple(v for v in values if '"' not in v and "\\" not in v)
+        for key, values in said.pools.items()
+    })
+
+
+def e2e_swap_conversations(
+    gold: Sequence[GoldTurn],
+    specs: Sequence[FunctionSpec],
+    inventory: ActionInventory,
+    prompt: PromptConfig,
+    said: SaidValues,
+    rng: random.Random,
+    copies: int,
+    style: str = "multiwoz",
+) -> list[list[dict[str, Any]]]:
+    """Up to ``copies`` copies of the dialogue's e2e conversation, each with the values its
+    conversation says swapped for others of the same slots (user words, observations and
+    calls alike), and the loss on the calls only.
+
+    Why calls only: a swap keeps the dialogue state true, but not the DB the observations
+    counted ("There are 2 entities match" was about the old values), so the action after
+    it is no longer a fact to learn; it stays as context.
+    """
+    messages = e2e_conversation(gold, specs, inventory, prompt, rng, style, policy_loss=False)
+    # what the conversation says: every message but the instruction and the calls (the
+    # delexicalised responses say no values; observations name the first match)
+    said_text = "\n".join(m["content"] for m in messages[1:] if not m["loss"])
+    values = dialogue_values(gold)
+    out: list[list[dict[str, Any]]] = []
+    for _ in range(copies if values else 0):
+        replacements = plan_swaps(said_text, values, said, rng)
+        if not replacements:
+            break
+        swap = swapper(replacements)
+        out.append([messages[0]] + [{**m, "content": swap(m["content"])} for m in messages[1:]])
+    return out
 
 
 def dst_conversation(

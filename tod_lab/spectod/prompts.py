@@ -242,13 +242,14 @@ def message(role: str, content: str, loss: bool = False) -> dict[str, Any]:
 
 def turn_messages(
     record: TurnRecord, roles: ChatRoles, *, loss: bool, with_policy: bool = True,
-    spaced_values: bool = False, observation_names: bool = False,
+    spaced_values: bool = False, observation_names: bool = False, policy_loss: bool = True,
 ) -> list[dict[str, Any]]:
     """The messages of one turn.
 
     E2E (``with_policy``): user, [call, observation]*, (no-call observation), assistant
     ``Action: …`` + delexicalised response. DST only: user, call*, then the system's
     utterance as a plain assistant message without loss (the auxiliary DST conversations).
+    ``policy_loss=False`` keeps the loss on the calls only (value-swapped copies).
     """
     out = [message(roles.user, record.user)]
     for call in record.calls:
@@ -262,7 +263,8 @@ def turn_messages(
             out.append(message(roles.observation, NO_CALL_OBSERVATION))
         if record.has_response:
             out.append(
-                message(roles.assistant, render_assistant(record.action, record.response), loss)
+                message(roles.assistant, render_assistant(record.action, record.response),
+                        loss and policy_loss)
             )
     elif record.has_response:
         out.append(message(roles.assistant, record.response, False))

@@ -1,6 +1,7 @@
 """``SpecTODSystem``: Spec-TOD behind the :class:`tod_lab.systems.System` seam.
 
-``build_examples(train, seed)`` -> ``{"e2e", "domain"[, "dst"][, "aux_dst"]: Dataset}`` of
+``build_examples(train, seed)`` -> ``{"e2e", "domain"[, "dst"][, "e2e_swap"][, "aux_dst"]:
+Dataset}`` of
 chat rows; ``run(eval_split, generator, run_dir)`` runs the in-process agent and scores it:
 
 * MultiWOZ layout: predictions in the mwzeval format (``predictions/mwz_predictions.json``)
@@ -24,6 +25,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from tod_lab.data.augment import SaidValues
 from tod_lab.data.io import read_json, write_json
 from tod_lab.data.types import DialogueSplit
 from tod_lab.errors import ConfigError, DataError
@@ -31,11 +33,14 @@ from tod_lab.spectod.agent import AgentSettings, PredictedTurn, SpecTODAgent
 from tod_lab.spectod.db import Database, MultiWOZDB, ServiceResultsDB
 from tod_lab.spectod.examples import (
     ActionInventory,
+    GoldTurn,
     PromptConfig,
     action_inventory,
     build_task_rows,
     dst_conversation,
+    e2e_swap_conversations,
     gold_turns,
+    json_safe,
     select_aux_dialogues,
 )
 from tod_lab.spectod.functions import FunctionCatalog, build_catalog
@@ -70,6 +75,8 @@ class SpecTODSystem:
         time_share: float = 0.9,
         db_dir: str | None = None,
         aux_dst: Mapping[str, Any] | None = None,
+        value_swap_copies: int = 0,
+        value_swap_categorical: bool = False,
         agent: Mapping[str, Any] | None = None,
         eval_dialogues: int | None = None,
         eval_seed: int = 0,
@@ -92,6 +99,10 @@ class SpecTODSystem:
         self.time_share = float(time_share)
         self.db_dir = db_dir
         self.aux_dst = dict(aux_dst or {})
+        if int(value_swap_copies) < 0:
+            raise ConfigError("system.value_swap_copies", f"must be >= 0, got {value_swap_copies}")
+        self.value_swap_copies = int(value_swap_copies)
+        self.value_swap_categorical = bool(value_swap_categorical)
         try:
             self.agent_settings = AgentSettings(**dict(agent or {}))
         except TypeError as err:
@@ -168,8 +179,31 @@ class SpecTODSystem:
             train, self.catalog, db, self.inventory, self.prompt, seed=seed, gold=gold,
             tasks=self.tasks,
         )
+        if self.value_swap_copies and seed is not None and "e2e" in self.tasks:
+            rows["e2e_swap"] = self._swap_rows(train, gold, seed)
         if self.aux_dst.get("enabled"):
             rows["aux_dst"] = self._aux_rows(seed if seed is not None else 0)
+        return rows
+
+    def _swap_rows(self, train: DialogueSplit, gold: Mapping[str, Sequence[GoldTurn]],
+                   seed: int) -> list[dict[str, Any]]:
+        """Value-swapped copies of the e2e conversations (training only)."""
+        assert self.catalog is not None and self.inventory is not None
+        said = json_safe(SaidValues.from_split(train, categorical=self.value_swap_categorical))
+        # their own rng: turning swaps on leaves every other example as it was
+        rng = random.Random(f"value-swaps:{seed}")
+        rows = []
+        for dialogue in train:
+            copies = e2e_swap_conversations(
+                gold[dialogue.dialogue_id], self.prompt.prompt_functions(self.catalog, dialogue),
+                self.inventory, self.prompt, said, rng, self.value_swap_copies,
+                self.catalog.style,
+            )
+            for number, messages in enumerate(copies):
+                rows.append({"task": "e2e_swap", "dialogue_id": f"{dialogue.dialogue_id}#swap{number}",
+                             "messages": messages})
+        log.info("spectod: %d value-swapped e2e conversations (%d copies asked per dialogue)",
+                 len(rows), self.value_swap_copies)
         return rows
 
     def _aux_rows(self, seed: int) -> list[dict[str, Any]]:
