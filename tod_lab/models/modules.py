@@ -14,7 +14,9 @@ from typing import Any
 
 import pytorch_lightning as pl
 import torch
+from pytorch_lightning.callbacks import Timer
 
+from tod_lab.errors import ConfigError
 from tod_lab.models.datamodule import IGNORE_INDEX
 
 log = logging.getLogger(__name__)
@@ -30,6 +32,37 @@ def _accepts(func: Callable, name: str) -> bool:
         return False
 
 
+def time_budgeted(scheduler: Any, budget_used: Callable[[], float], total_steps: int) -> None:
+    """Make a step schedule advance with the time budget as well as with the steps.
+
+    The schedule is evaluated at ``max(step, budget_used() * total_steps)``: where the
+    time limit (``trainer.lightning.max_time``) ends training before ``total_steps``, as
+    on a slower or busier machine, the warm-up and decay still end on time instead of
+    training stopping at a high learning rate. Where the steps run out first it is the
+    plain schedule. Learning rates then depend on wall-clock time, so runs are not
+    bit-reproducible: the fixed-time budgets of the tiny experiments opt in
+    (``trainer.schedule_by_time``), nothing else does.
+
+    Written here because transformers' and torch's schedules count steps only. Works on
+    the ``LambdaLR`` schedules of ``transformers.get_*_schedule_with_warmup``.
+    """
+    if not isinstance(scheduler, torch.optim.lr_scheduler.LambdaLR):
+        raise ConfigError(
+            "trainer.schedule_by_time",
+            f"needs a LambdaLR schedule, got {type(scheduler).__name__}",
+            "use one of conf/scheduler (transformers.get_*_schedule_with_warmup)",
+        )
+
+    def on_budget(step_lambda: Callable[[int], float]) -> Callable[[int], float]:
+        def lr_lambda(step: int) -> float:
+            by_time = int(min(1.0, budget_used()) * total_steps)
+            return step_lambda(max(step, by_time))
+
+        return lr_lambda
+
+    scheduler.lr_lambdas = [on_budget(f) for f in scheduler.lr_lambdas]
+
+
 class TodLanguageModule(pl.LightningModule):
     """Loss, optimiser / scheduler from config, adapter-only checkpoints, AdaLoRA hook."""
 
@@ -42,6 +75,7 @@ class TodLanguageModule(pl.LightningModule):
         total_steps: int,
         adapter_only_checkpoints: bool = False,
         adalora: bool = False,
+        schedule_by_time: bool = False,
     ):
         super().__init__()
         self.model = model
@@ -50,6 +84,7 @@ class TodLanguageModule(pl.LightningModule):
         self.total_steps = total_steps
         self.adapter_only_checkpoints = adapter_only_checkpoints
         self.adalora = adalora
+        self.schedule_by_time = schedule_by_time
         # adapter-only checkpoints hold a subset of the state dict; load them non-strictly
         self.strict_loading = not adapter_only_checkpoints
         self.target_tokens_seen = 0  # label tokens trained on (throughput accounting)
@@ -86,7 +121,20 @@ class TodLanguageModule(pl.LightningModule):
         if _accepts(self.scheduler_factory, "num_training_steps"):
             kwargs["num_training_steps"] = self.total_steps
         scheduler = self.scheduler_factory(optimizer, **kwargs)
+        if self.schedule_by_time:
+            time_budgeted(scheduler, self.time_budget_used, self.total_steps)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+    def time_budget_used(self) -> float:
+        """The share of ``max_time`` spent training so far (0 without a time limit).
+
+        Read from Lightning's own Timer callback, whose elapsed time survives a resume."""
+        for callback in self.trainer.callbacks:
+            if isinstance(callback, Timer):
+                elapsed = callback.time_elapsed("train")
+                total = elapsed + callback.time_remaining("train")
+                return elapsed / total if total > 0 else 1.0
+        return 0.0
 
     def optimizer_step(self, epoch, batch_idx, optimizer, optimizer_closure=None):
         super().optimizer_step(epoch, batch_idx, optimizer, optimizer_closure)

@@ -66,6 +66,8 @@ class TrainSettings:
     resume: str | None = "auto"  # auto: <checkpoint_dir>/last.ckpt if present; null; a path
     final_validation: bool = True
     num_threads: int | None = None  # torch intra-op threads (1 avoids oversubscribing shared CPUs)
+    # the LR schedule also advances with the max_time budget (models/modules.time_budgeted)
+    schedule_by_time: bool = False
 
     @classmethod
     def from_config(cls, cfg: DictConfig | Mapping | None) -> TrainSettings:
@@ -88,7 +90,8 @@ class TrainSettings:
             "checkpoint_dir": checkpoint.get("dir"),
             "resume": checkpoint.get("resume", "auto"),
         }
-        for key in ("gradient_checkpointing", "progress_bar", "final_validation", "num_threads"):
+        for key in ("gradient_checkpointing", "progress_bar", "final_validation", "num_threads",
+                    "schedule_by_time"):
             if key in raw:
                 settings[key] = raw.pop(key)
         if raw:
@@ -356,7 +359,13 @@ def train(
         total_steps=total_steps,
         adapter_only_checkpoints=prepared.peft.is_peft,
         adalora=prepared.peft.method == "adalora",
+        schedule_by_time=bool(settings.schedule_by_time),
     )
+    if settings.schedule_by_time and not settings.lightning.get("max_time"):
+        # an experiment's setting outliving an override that trains by steps: the plain
+        # step schedule is then exactly right, so say so rather than refuse
+        log.warning("trainer.schedule_by_time has no effect without trainer.lightning.max_time: "
+                    "the LR schedule follows the steps")
     module.model.train()  # from_pretrained() leaves models in eval mode (dropout off)
     trainer.fit(module, datamodule=datamodule, ckpt_path=_resume_path(settings, checkpoint_dir))
     trainer.save_checkpoint(str(checkpoint_dir / "last.ckpt"))  # a rerun finds training done
