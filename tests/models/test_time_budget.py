@@ -55,3 +55,13 @@ def test_budget_used_reads_lightnings_timer():
     assert module.time_budget_used() == 0.0  # not started
     timer._offset = 25.0  # what a resumed run's Timer holds: 25 s trained before
     assert module.time_budget_used() == pytest.approx(0.25)
+
+
+def test_budget_used_is_zero_without_a_duration():
+    module = TodLanguageModule(torch.nn.Linear(1, 1), optimizer_factory=torch.optim.SGD,
+                               total_steps=10, schedule_by_time=True)
+    trainer = pl.Trainer(callbacks=[Timer(duration=None)], logger=False,
+                         enable_checkpointing=False, enable_progress_bar=False,
+                         enable_model_summary=False)
+    module.trainer = trainer
+    assert module.time_budget_used() == 0.0  # a Timer with no budget: the steps decide

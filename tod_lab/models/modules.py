@@ -132,7 +132,10 @@ class TodLanguageModule(pl.LightningModule):
         for callback in self.trainer.callbacks:
             if isinstance(callback, Timer):
                 elapsed = callback.time_elapsed("train")
-                total = elapsed + callback.time_remaining("train")
+                remaining = callback.time_remaining("train")
+                if remaining is None:  # a Timer without a duration: no budget to follow
+                    continue
+                total = elapsed + remaining
                 return elapsed / total if total > 0 else 1.0
         return 0.0
 
