@@ -208,6 +208,8 @@ def test_value_swapped_conversations_keep_the_state_true(toy_source):
     assert "e2e_swap" not in SpecTODSystem(value_swap_copies=2).build_rows(sample, seed=None)
 
 
-def test_value_swap_copies_must_not_be_negative():
+def test_value_swap_copies_must_be_usable():
     with pytest.raises(ConfigError, match="system.value_swap_copies"):
         SpecTODSystem(value_swap_copies=-1)
+    with pytest.raises(ConfigError, match="system.value_swap_copies"):
+        SpecTODSystem(value_swap_copies=2, tasks=["dst", "domain"])  # nothing to copy

@@ -102,6 +102,10 @@ class SpecTODSystem:
         if int(value_swap_copies) < 0:
             raise ConfigError("system.value_swap_copies", f"must be >= 0, got {value_swap_copies}")
         self.value_swap_copies = int(value_swap_copies)
+        if self.value_swap_copies and "e2e" not in self.tasks:
+            raise ConfigError("system.value_swap_copies",
+                              f"copies e2e conversations, but system.tasks is {list(self.tasks)}",
+                              "add e2e to system.tasks or set system.value_swap_copies=0")
         self.value_swap_categorical = bool(value_swap_categorical)
         try:
             self.agent_settings = AgentSettings(**dict(agent or {}))
@@ -179,7 +183,7 @@ class SpecTODSystem:
             train, self.catalog, db, self.inventory, self.prompt, seed=seed, gold=gold,
             tasks=self.tasks,
         )
-        if self.value_swap_copies and seed is not None and "e2e" in self.tasks:
+        if self.value_swap_copies and seed is not None:
             rows["e2e_swap"] = self._swap_rows(train, gold, seed)
         if self.aux_dst.get("enabled"):
             rows["aux_dst"] = self._aux_rows(seed if seed is not None else 0)
