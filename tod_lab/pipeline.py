@@ -117,6 +117,12 @@ def build_system(cfg: DictConfig):
     return instantiate(cfg.system, _convert_="all")
 
 
+def system_tokenizer_tokens(system) -> tuple[str, ...]:
+    """The system's own atomic tokens (optional hook, see :mod:`tod_lab.systems`)."""
+    hook = getattr(system, "tokenizer_tokens", None)
+    return tuple(hook()) if callable(hook) else ()
+
+
 def run_system_stages(cfg: DictConfig, system, data: DataStage, run_dir: Path,
                       recorder) -> RunResult:
     """examples -> train -> agent run -> evaluation (inside ``system.run``)."""
@@ -129,7 +135,8 @@ def run_system_stages(cfg: DictConfig, system, data: DataStage, run_dir: Path,
         resume_from_interrupted_run(cfg, run_dir, recorder.cfg_hash)
         with recorder.stage("train"):
             generator = train_and_build_generator(
-                cfg, examples, run_dir, model_kind=system.model_kind
+                cfg, examples, run_dir, model_kind=system.model_kind,
+                added_tokens=system_tokenizer_tokens(system),
             )
     with recorder.stage("run_and_evaluate"):
         return system.run(data.eval, generator, run_dir)

@@ -9,6 +9,9 @@ system never imports Lightning. ``cfg.system`` instantiates an object satisfying
     bundle   = tod_lab.models.train(cfg, examples, run_dir)           # skipped if not needed
     result   = system.run(eval_split, generator, run_dir)              # predictions + metrics
 
+Optional: ``system.tokenizer_tokens() -> tuple[str, ...]``, called after ``build_examples``:
+atomic tokens the system's texts use, added to the tokenizer (``train(added_tokens=...)``).
+
 Example rows (``datasets.Dataset`` per task):
 - seq2seq systems (``model_kind = "seq2seq"``): ``{"source": str, "target": str}``
 - causal systems (``model_kind = "causal"``): ``{"messages": [{"role": str, "content": str,

@@ -213,3 +213,43 @@ def test_value_swap_copies_must_be_usable():
         SpecTODSystem(value_swap_copies=-1)
     with pytest.raises(ConfigError, match="system.value_swap_copies"):
         SpecTODSystem(value_swap_copies=2, tasks=["dst", "domain"])  # nothing to copy
+
+
+def test_call_key_tokens_give_each_value_a_slot_token_and_the_users_pieces(
+        toy_multiwoz_source, tmp_path, compose):
+    """``call_key_tokens`` (+ ``spaced_values``): in a tokenizer trained from scratch a call's
+    value follows ONE token naming its argument, and has the very pieces the user said --
+    what a copy head points at. The pipeline hands the tokens to training."""
+    from tod_lab.models.factory import ModelSpec, build_tiny_tokenizer
+    from tod_lab.pipeline import system_tokenizer_tokens
+    from tod_lab.spectod.prompts import argument_key_token, render_call
+
+    system = SpecTODSystem(spec_detail="names", spaced_values=True, call_key_tokens=True)
+    with pytest.raises(ConfigError, match="call_key_tokens"):
+        system.tokenizer_tokens()  # the catalog is not fixed yet
+    rows = system.build_rows(toy_multiwoz_source.read("train"), seed=0)
+    tokens = system_tokenizer_tokens(system)
+    arguments = {a.name for spec in system.catalog for a in spec.arguments}
+    assert set(tokens) == {argument_key_token(name) for name in arguments}
+    assert argument_key_token("area") == '"area": "'
+    assert SpecTODSystem().tokenizer_tokens() == ()  # off by default
+
+    spec = ModelSpec.from_config(compose(["model=llama_tiny"]).model)
+    texts = [m["content"] for r in rows["e2e"][:100] for m in r["messages"]]
+    tokenizer = build_tiny_tokenizer(spec, texts, tmp_path / "cache", tokens)
+
+    def pieces(text):
+        return tokenizer.convert_ids_to_tokens(tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    call = pieces(render_call("find_attraction", {"area": "centre", "type": "museum"},
+                              spaced_values=True))
+    user = pieces("I would like a museum in the centre.")
+    for key, value in (('"area": "', "centre"), ('"type": "', "museum")):
+        at = call.index(key)  # one token
+        assert tokenizer.convert_tokens_to_string([call[at + 1]]).strip() == value
+        assert call[at + 1] in user  # the same piece as in the user's words
+    # without them the key is spread over several pieces and the value is not the user's
+    plain = build_tiny_tokenizer(spec, texts, tmp_path / "cache")
+    plain_call = plain.convert_ids_to_tokens(
+        plain(render_call("find_attraction", {"area": "centre"}), add_special_tokens=False)["input_ids"])
+    assert '"area": "' not in plain_call

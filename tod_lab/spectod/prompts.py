@@ -113,6 +113,16 @@ def render_call(function: str, arguments: Mapping[str, str], *, spaced_values: b
     return f"{CALL_OPEN}{payload}{CALL_CLOSE}"
 
 
+def argument_key_token(argument: str) -> str:
+    """How an argument's key opens its value in a call: ``"area": "`` (json.dumps' separators).
+
+    ``system.call_key_tokens`` makes each of these one token of a tokenizer trained from
+    scratch: the value then follows a token that names its slot, so a copy head (or an
+    attention head) looking for the value has one position to query from.
+    """
+    return json.dumps(argument, ensure_ascii=False) + ': "'
+
+
 def call_prefix(function: str) -> str:
     """The forced start of a call: generation continues with `` {`` + the arguments.
 

@@ -44,7 +44,7 @@ from tod_lab.spectod.examples import (
     select_aux_dialogues,
 )
 from tod_lab.spectod.functions import FunctionCatalog, build_catalog
-from tod_lab.spectod.prompts import CALL_CLOSE, CALL_OPEN, ChatRoles
+from tod_lab.spectod.prompts import CALL_CLOSE, CALL_OPEN, ChatRoles, argument_key_token
 from tod_lab.systems import Generator, RunResult
 
 log = logging.getLogger(__name__)
@@ -77,6 +77,7 @@ class SpecTODSystem:
         aux_dst: Mapping[str, Any] | None = None,
         value_swap_copies: int = 0,
         value_swap_categorical: bool = False,
+        call_key_tokens: bool = False,
         agent: Mapping[str, Any] | None = None,
         eval_dialogues: int | None = None,
         eval_seed: int = 0,
@@ -107,6 +108,8 @@ class SpecTODSystem:
                               f"copies e2e conversations, but system.tasks is {list(self.tasks)}",
                               "add e2e to system.tasks or set system.value_swap_copies=0")
         self.value_swap_categorical = bool(value_swap_categorical)
+        self.call_key_tokens = bool(call_key_tokens)
+        self._key_arguments: set[str] = set()  # argument names of every catalog trained on
         try:
             self.agent_settings = AgentSettings(**dict(agent or {}))
         except TypeError as err:
@@ -133,6 +136,18 @@ class SpecTODSystem:
             time_share=self.time_share,
         )
         self.train_services = train.schema.service_names
+        self._key_arguments.update(a.name for spec in self.catalog for a in spec.arguments)
+
+    def tokenizer_tokens(self) -> tuple[str, ...]:
+        """Atomic tokens for the tokenizer (the pipeline passes them to training): with
+        ``call_key_tokens``, ``"<argument>": "`` for every argument of the functions trained
+        on. Known once :meth:`build_examples` has fixed the catalog(s)."""
+        if not self.call_key_tokens:
+            return ()
+        if not self._key_arguments:
+            raise ConfigError("system.call_key_tokens",
+                              "the argument key tokens are known only after build_examples")
+        return tuple(argument_key_token(name) for name in sorted(self._key_arguments))
 
     def database(self, split: DialogueSplit) -> Database | None:
         assert self.catalog is not None
@@ -153,6 +168,7 @@ class SpecTODSystem:
                 "spec_detail": self.prompt.spec_detail,
                 "spaced_values": self.prompt.spaced_values,
                 "observation_names": self.prompt.observation_names,
+                "call_key_tokens": self.call_key_tokens,
             },
         }
 
@@ -224,6 +240,7 @@ class SpecTODSystem:
         chosen = select_aux_dialogues(split, int(self.aux_dst.get("max_per_domain", 720)), seed)
         catalog = build_catalog(split.schema, style="sgd", train=split,
                                 num_examples=self.num_examples)
+        self._key_arguments.update(a.name for spec in catalog for a in spec.arguments)
         rng = random.Random(seed + 1)
         rows = []
         for dialogue in chosen:
