@@ -189,6 +189,30 @@ def test_causal_logits_are_a_distribution_and_cached_generate_matches_full_recom
     assert torch.equal(reloaded.generate(input_ids=ids, attention_mask=mask, max_new_tokens=6), generated)
 
 
+def test_causal_training_loss_is_the_full_mixture_loss_over_the_supervised_positions():
+    """In training the head runs only where a next token carries loss (the prompt does not):
+    the same loss as the mixture computed at every position, and the same gradients."""
+    torch.manual_seed(0)
+    model = LlamaCopyForCausalLM(tiny_llama_config())
+    ids, mask = left_padded_batch(2)
+    labels = ids.clone()
+    labels[mask == 0] = -100
+    labels[:, :5] = -100  # a prompt without loss
+    labels[1] = -100  # a row without any
+    model.eval()
+    full = model(input_ids=ids, attention_mask=mask, labels=labels)
+    full.loss.backward()
+    full_grads = {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+    model.zero_grad()
+    model.train()
+    part = model(input_ids=ids, attention_mask=mask, labels=labels)
+    part.loss.backward()
+    assert part.logits is None
+    assert part.loss.item() == pytest.approx(full.loss.item(), rel=1e-4)
+    for name, grad in full_grads.items():
+        assert torch.allclose(model.get_parameter(name).grad, grad, atol=1e-5), name
+
+
 def test_llama_gate_mixes_the_plain_model_with_a_distribution_over_earlier_tokens():
     torch.manual_seed(0)
     model = LlamaCopyForCausalLM(tiny_llama_config()).eval()
@@ -237,7 +261,9 @@ def test_copy_head_config_switch(compose, tmp_path):
 
     spec = ModelSpec.from_config(compose(["+experiment=pytod_tiny"], run_dir=tmp_path).model)
     assert spec.copy_head and spec.kind == "seq2seq"
-    assert not ModelSpec.from_config(compose(["+experiment=spectod_tiny"], run_dir=tmp_path).model).copy_head
+    llama = ModelSpec.from_config(compose(["+experiment=spectod_tiny"], run_dir=tmp_path).model)
+    assert llama.copy_head and llama.kind == "causal"
+    assert not ModelSpec.from_config(compose(["model=llama_tiny"], run_dir=tmp_path).model).copy_head
     t5 = with_copy_head(tiny_config(T5Config))
     assert type(t5) is T5CopyConfig and t5.d_model == 32 and t5.model_type == "t5_copy"
     assert type(with_copy_head(tiny_llama_config(LlamaConfig))) is LlamaCopyConfig

@@ -79,9 +79,14 @@ def test_oracle_agent_on_multiwoz_fixture_is_scored_by_the_multiwoz_evaluator(
     assert first["active_domains"] == ["restaurant"] and "[name]" in first["response"]
 
 
-@pytest.mark.parametrize("spaced_values", [False, True])
+# the defaults, and spectod_tiny's prompt settings
+TINY_PROMPT = {"spaced_values": True, "spec_detail": "names", "domain_history_turns": 1,
+               "domain_history_calls": True, "observation_names": True}
+
+
+@pytest.mark.parametrize("prompt", [{}, TINY_PROMPT], ids=["defaults", "spectod_tiny"])
 def test_oracle_agent_end_to_end_on_toy_multiwoz_inform_success_bleu(toy_multiwoz_source, tmp_path,
-                                                                      spaced_values):
+                                                                      prompt):
     """Every number of the MultiWOZ path at its ceiling: the agent loop, the DB observations,
     mwzeval-format predictions, Inform / Success / BLEU / Combined and both JGA flavours.
 
@@ -93,7 +98,7 @@ def test_oracle_agent_end_to_end_on_toy_multiwoz_inform_success_bleu(toy_multiwo
 
     dev = toy_multiwoz_source.read("dev")
     sample = dev.subset(dev.dialogue_ids[:12])
-    system = SpecTODSystem()
+    system = SpecTODSystem(**prompt)
     rows = system.build_rows(sample, seed=None)
     agent = SpecTODAgent(system.catalog, system.inventory, system.database(sample), system.prompt)
     predicted = {}
@@ -187,3 +192,5 @@ def test_call_constraint_refuses_unsaid_values_bad_enums_and_unknown_arguments(t
     assert not c.viable(' {"stars": "4"')                # not an argument of this function
     assert not c.viable(' {"food": "indian"} extra')     # nothing but the closing brace
     assert not c.complete(' {"food": "indian"')          # unfinished
+    assert not c.viable(' {"food": "indian", "food": "')  # an argument twice
+    assert c.viable(' {"food": "indian", "foo')           # a key being written

@@ -253,3 +253,21 @@ def test_call_key_tokens_give_each_value_a_slot_token_and_the_users_pieces(
     plain_call = plain.convert_ids_to_tokens(
         plain(render_call("find_attraction", {"area": "centre"}), add_special_tokens=False)["input_ids"])
     assert '"area": "' not in plain_call
+
+
+def test_domain_history_calls_name_the_functions_of_each_shown_exchange(toy_multiwoz_source):
+    """"What is the address?" after a delexicalised answer: the call before it gives the
+    domain. The agent renders its own calls the same way (the oracle test above replays it)."""
+    dev = toy_multiwoz_source.read("dev")
+    system = SpecTODSystem(domain_history_turns=1, domain_history_calls=True)
+    rows = system.build_rows(dev.subset(dev.dialogue_ids[:5]), seed=None)["domain"]
+    second = [r for r in rows if r["dialogue_id"].endswith("#1")]
+    assert second
+    for row in second:
+        conversation = row["messages"][1]["content"]
+        first_target = next(r for r in rows if r["dialogue_id"] == row["dialogue_id"][:-1] + "0")
+        lines = conversation.split("\n")
+        assert lines[2] == f"functions: {first_target['messages'][-1]['content']}", conversation
+    plain = SpecTODSystem(domain_history_turns=1).build_rows(
+        dev.subset(dev.dialogue_ids[:5]), seed=None)["domain"]
+    assert not any("functions:" in r["messages"][1]["content"] for r in plain)

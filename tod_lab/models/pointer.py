@@ -241,6 +241,8 @@ class LlamaCopyForCausalLM(LlamaForCausalLM):
         )
         states = outputs.last_hidden_state
         keys = self.copy_head.key(states)
+        if labels is not None and self.training and copy_memory is None:
+            return self._supervised_loss(states, keys, input_ids, attention_mask, labels, outputs)
         memory_states, memory_ids = states, input_ids
         if copy_memory is not None:
             keys = torch.cat([copy_memory[0], keys], dim=1)
@@ -266,6 +268,35 @@ class LlamaCopyForCausalLM(LlamaForCausalLM):
             hidden_states=outputs.hidden_states, attentions=outputs.attentions,
             copy_memory=None if self.training else (keys, memory_states, memory_ids),
         )
+
+
+    def _supervised_loss(self, states, keys, input_ids, attention_mask, labels, outputs):
+        """Training: the mixture only where a next token is supervised (``logits`` is None).
+
+        Why: the vocabulary projection and the copy scatter cost (positions x vocabulary)
+        each, and a chat example supervises about half of its positions (the calls and
+        answers, not the prompt and the user's words). Same loss as the mixture at every
+        position: the mean negative log-likelihood of the supervised tokens.
+        """
+        targets = labels.to(states.device)[:, 1:]  # position t predicts token t + 1
+        total = torch.zeros((), device=states.device)
+        count = 0
+        positions = torch.arange(input_ids.size(1), device=states.device)
+        for row in range(input_ids.size(0)):
+            steps = (targets[row] != -100).nonzero(as_tuple=True)[0]
+            if steps.numel() == 0:
+                continue
+            query = states[row : row + 1, steps]
+            allowed = positions[None, :] <= steps[:, None]
+            if attention_mask is not None and attention_mask.dim() == 2:
+                allowed = allowed & attention_mask[row, None, :].bool()
+            log_probs = self.copy_head(query, self.lm_head(query), keys[row : row + 1],
+                                       states[row : row + 1], input_ids[row : row + 1], allowed[None])
+            total = total + F.nll_loss(log_probs[0], targets[row, steps], reduction="sum")
+            count += steps.numel()
+        loss = total / max(count, 1)
+        return CopyCausalLMOutput(loss=loss, logits=None, past_key_values=outputs.past_key_values,
+                                  hidden_states=outputs.hidden_states, attentions=outputs.attentions)
 
 
 def with_copy_head(config):

@@ -49,6 +49,13 @@ class CallArgumentsConstraint:
     def _values_ok(self, text: str) -> bool:
         quoted = text.split('"')[1::2]  # key, value, key, value, ... (the last may be open)
         open_string = text.count('"') % 2 == 1
+        # each argument once: a tiny model looping '"name": "x", "name": "x", ...' never
+        # closes the call (and JSON keeps only the last of repeated keys anyway)
+        keys = quoted[0::2]
+        if open_string and len(quoted) % 2 == 1:
+            keys = keys[:-1]  # the key being written
+        if len(set(keys)) < len(keys):
+            return False
         for i in range(1, len(quoted), 2):
             argument = self.spec.argument(quoted[i - 1])
             if argument is None:

@@ -244,6 +244,7 @@ class PromptConfig:
     roles: ChatRoles = field(default_factory=ChatRoles)
     functions_in_prompt: str = "auto"  # all | dialogue | auto (all for MultiWOZ, dialogue SGD)
     domain_history_turns: int = 2  # previous exchanges the domain predictor sees
+    domain_history_calls: bool = False  # ... with the functions called in each of them
     spec_detail: str = "full"  # full | compact (no descriptions) | names (argument names only)
     spaced_values: bool = False  # call values written " north ": see prompts.render_call
     # observations also name the first DB match ("There are 3 entities match, the first is
@@ -368,7 +369,8 @@ def domain_messages(
         message(prompt.roles.system,
                 domain_system_message(sample_instruction(DOMAIN_INSTRUCTIONS, rng), specs)),
         message(prompt.roles.user,
-                domain_user_message(history, utterance, prompt.domain_history_turns)),
+                domain_user_message(history, utterance, prompt.domain_history_turns,
+                                    prompt.domain_history_calls)),
     ]
     if target is not None:
         out.append(message(prompt.roles.assistant, domain_target(target), True))

@@ -215,10 +215,16 @@ def domain_system_message(instruction: str, specs: Sequence[FunctionSpec]) -> st
     return f"{instruction}\n\nFunctions:\n{listed}"
 
 
-def domain_user_message(history: Sequence[TurnRecord], utterance: str, window: int) -> str:
+def domain_user_message(history: Sequence[TurnRecord], utterance: str, window: int,
+                        with_calls: bool = False) -> str:
+    """``with_calls``: each shown exchange also names the functions called in it (the
+    agent's own calls at inference): "What is the address?" after a delexicalised answer
+    says nothing of its domain, the call before it does."""
     lines = []
     for record in list(history)[-window:] if window > 0 else []:
         lines.append(f"user: {record.user}")
+        if with_calls:
+            lines.append(f"functions: {domain_target([c.function for c in record.calls])}")
         if record.has_response:
             lines.append(f"system: {record.response}")
     lines.append(f"user: {utterance}")
