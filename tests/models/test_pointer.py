@@ -211,6 +211,9 @@ def test_causal_training_loss_is_the_full_mixture_loss_over_the_supervised_posit
     assert part.loss.item() == pytest.approx(full.loss.item(), rel=1e-4)
     for name, grad in full_grads.items():
         assert torch.allclose(model.get_parameter(name).grad, grad, atol=1e-5), name
+    nothing = model(input_ids=ids, attention_mask=mask, labels=torch.full_like(ids, -100)).loss
+    nothing.backward()  # no supervised token: a zero loss, not NaN, and no error
+    assert nothing.item() == 0.0
 
 
 def test_llama_gate_mixes_the_plain_model_with_a_distribution_over_earlier_tokens():

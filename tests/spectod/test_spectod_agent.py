@@ -79,12 +79,13 @@ def test_oracle_agent_on_multiwoz_fixture_is_scored_by_the_multiwoz_evaluator(
     assert first["active_domains"] == ["restaurant"] and "[name]" in first["response"]
 
 
-# the defaults, and spectod_tiny's prompt settings
+# the defaults, spectod_tiny's prompt settings, and those with the domain history's calls
 TINY_PROMPT = {"spaced_values": True, "spec_detail": "names", "domain_history_turns": 1,
-               "domain_history_calls": True, "observation_names": True}
+               "observation_names": True}
 
 
-@pytest.mark.parametrize("prompt", [{}, TINY_PROMPT], ids=["defaults", "spectod_tiny"])
+@pytest.mark.parametrize("prompt", [{}, TINY_PROMPT, {**TINY_PROMPT, "domain_history_calls": True}],
+                         ids=["defaults", "spectod_tiny", "domain_history_calls"])
 def test_oracle_agent_end_to_end_on_toy_multiwoz_inform_success_bleu(toy_multiwoz_source, tmp_path,
                                                                       prompt):
     """Every number of the MultiWOZ path at its ceiling: the agent loop, the DB observations,

@@ -269,7 +269,6 @@ class LlamaCopyForCausalLM(LlamaForCausalLM):
             copy_memory=None if self.training else (keys, memory_states, memory_ids),
         )
 
-
     def _supervised_loss(self, states, keys, input_ids, attention_mask, labels, outputs):
         """Training: the mixture only where a next token is supervised (``logits`` is None).
 
@@ -294,7 +293,9 @@ class LlamaCopyForCausalLM(LlamaForCausalLM):
                                        states[row : row + 1], input_ids[row : row + 1], allowed[None])
             total = total + F.nll_loss(log_probs[0], targets[row, steps], reduction="sum")
             count += steps.numel()
-        loss = total / max(count, 1)
+        # a batch without supervised tokens (all truncated away) contributes a zero that
+        # still backpropagates, where a mean over nothing would be NaN
+        loss = total / count if count else states.sum() * 0.0
         return CopyCausalLMOutput(loss=loss, logits=None, past_key_values=outputs.past_key_values,
                                   hidden_states=outputs.hidden_states, attentions=outputs.attentions)
 
