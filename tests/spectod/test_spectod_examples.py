@@ -219,7 +219,7 @@ def test_call_key_tokens_give_each_value_a_slot_token_and_the_users_pieces(
         toy_multiwoz_source, tmp_path, compose):
     """``call_key_tokens`` (+ ``spaced_values``): in a tokenizer trained from scratch a call's
     value follows ONE token naming its argument, and has the very pieces the user said --
-    what a copy head points at. The pipeline hands the tokens to training."""
+    what a copy head points at. (The slow pipeline test checks the trained tokenizer has them.)"""
     from tod_lab.models.factory import ModelSpec, build_tiny_tokenizer
     from tod_lab.pipeline import system_tokenizer_tokens
     from tod_lab.spectod.prompts import argument_key_token, render_call
@@ -257,7 +257,8 @@ def test_call_key_tokens_give_each_value_a_slot_token_and_the_users_pieces(
 
 def test_domain_history_calls_name_the_functions_of_each_shown_exchange(toy_multiwoz_source):
     """"What is the address?" after a delexicalised answer: the call before it gives the
-    domain. The agent renders its own calls the same way (the oracle test above replays it)."""
+    domain. The agent renders its own calls the same way (test_spectod_agent.py's oracle test
+    replays them)."""
     dev = toy_multiwoz_source.read("dev")
     system = SpecTODSystem(domain_history_turns=1, domain_history_calls=True)
     rows = system.build_rows(dev.subset(dev.dialogue_ids[:5]), seed=None)["domain"]

@@ -121,6 +121,12 @@ def test_tiny_pipeline_on_toy_multiwoz_writes_labelled_e2e_metrics(tmp_path):
     assert record["protocols"]["jga_spectod_fnctod"] == "spectod_fnctod"
     assert record["main_metric"] == "combined"
     assert (run_dir / "predictions" / "mwz_predictions.json").is_file()
+    # the system's argument key tokens reached the trained tokenizer (call_key_tokens)
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(run_dir / "model" / "tokenizer")
+    assert len(tokenizer.tokenize('{"area": "')) == 2  # "{" and the key token
+    assert '"area": "' in tokenizer.get_vocab()
 
 
 @pytest.mark.slow
