@@ -251,12 +251,9 @@ class LlamaCopyForCausalLM(LlamaForCausalLM):
         total, new = memory_ids.size(1), input_ids.size(1)
         keep = new if not logits_to_keep else min(int(logits_to_keep), new)
         query_states = states[:, new - keep:]
-        # query i (absolute position total - keep + i) may point at positions <= itself
-        positions = torch.arange(total, device=states.device)
-        allowed = positions[None, :] <= (total - keep + torch.arange(keep, device=states.device))[:, None]
-        allowed = allowed[None]
-        if attention_mask is not None and attention_mask.dim() == 2:
-            allowed = allowed & attention_mask[:, None, :total].bool()
+        # query i sits at absolute position total - keep + i
+        allowed = _pointable(total - keep + torch.arange(keep, device=states.device), total,
+                             attention_mask)
         logits = self.copy_head(query_states, self.lm_head(query_states), keys, memory_states,
                                 memory_ids, allowed)
         loss = None
@@ -280,17 +277,15 @@ class LlamaCopyForCausalLM(LlamaForCausalLM):
         targets = labels.to(states.device)[:, 1:]  # position t predicts token t + 1
         total = torch.zeros((), device=states.device)
         count = 0
-        positions = torch.arange(input_ids.size(1), device=states.device)
         for row in range(input_ids.size(0)):
             steps = (targets[row] != -100).nonzero(as_tuple=True)[0]
             if steps.numel() == 0:
                 continue
             query = states[row : row + 1, steps]
-            allowed = positions[None, :] <= steps[:, None]
-            if attention_mask is not None and attention_mask.dim() == 2:
-                allowed = allowed & attention_mask[row, None, :].bool()
+            mask = attention_mask[row : row + 1] if attention_mask is not None else None
+            allowed = _pointable(steps, input_ids.size(1), mask)
             log_probs = self.copy_head(query, self.lm_head(query), keys[row : row + 1],
-                                       states[row : row + 1], input_ids[row : row + 1], allowed[None])
+                                       states[row : row + 1], input_ids[row : row + 1], allowed)
             total = total + F.nll_loss(log_probs[0], targets[row, steps], reduction="sum")
             count += steps.numel()
         # a batch without supervised tokens (all truncated away) contributes a zero that
@@ -298,6 +293,16 @@ class LlamaCopyForCausalLM(LlamaForCausalLM):
         loss = total / count if count else states.sum() * 0.0
         return CopyCausalLMOutput(loss=loss, logits=None, past_key_values=outputs.past_key_values,
                                   hidden_states=outputs.hidden_states, attentions=outputs.attentions)
+
+
+def _pointable(query_positions, total: int, attention_mask) -> torch.Tensor:
+    """(1 | batch, queries, total) bool: each query may point at the (unpadded) positions at
+    or before its own absolute position."""
+    positions = torch.arange(total, device=query_positions.device)
+    allowed = (positions[None, :] <= query_positions[:, None])[None]
+    if attention_mask is not None and attention_mask.dim() == 2:
+        allowed = allowed & attention_mask[:, None, :total].bool()
+    return allowed
 
 
 def with_copy_head(config):
