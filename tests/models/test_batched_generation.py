@@ -90,6 +90,20 @@ def test_score_options_ranks_the_models_own_answer_first(model, trained_bundles,
     assert generator.generate([]) == [] and generator.score_options(prompt, []) == []
 
 
+@pytest.mark.parametrize("model", ["t5_tiny", "llama_tiny"])
+def test_score_options_batch_scores_each_prompt_as_alone(model, trained_bundles, unseen_rows):
+    generator = trained_bundles[model].generator(max_new_tokens=40)
+    prompts = prompts_for(trained_bundles[model].kind, unseen_rows[:3])
+    options = [["x1 = reserve(", "no"], ["pass"], []]
+    batched = generator.score_options_batch(prompts, options)
+    alone = [generator.score_options(p, o) for p, o in zip(prompts, options, strict=True)]
+    assert [len(row) for row in batched] == [2, 1, 0]
+    for got, want in zip(batched, alone, strict=True):
+        assert got == pytest.approx(want, abs=1e-4)
+    with pytest.raises(ValueError):
+        generator.score_options_batch(prompts, options[:2])
+
+
 def test_chat_prompts_need_a_causal_model(trained_bundles):
     generator: BatchedGenerator = trained_bundles["t5_tiny"].generator()
     with pytest.raises(Exception, match="causal"):

@@ -26,6 +26,7 @@ class OracleGenerator:
                         self.answers[_key(messages[:i])] = m["content"]
         self.misses = 0
         self.calls = 0
+        self.strict_prefixes = True  # a forced prefix the gold answer lacks fails the test
         # with constraints: every gold answer (and each prefix of it) must be allowed
         self.constrained = 0
         self.rejected: list[str] = []
@@ -46,6 +47,9 @@ class OracleGenerator:
                 out.append("")
                 continue
             prefix = prefixes[i] if prefixes else ""
+            if not answer.startswith(prefix) and not self.strict_prefixes:
+                out.append("")  # forced off the gold answer: nothing useful follows
+                continue
             assert answer.startswith(prefix), (answer, prefix)
             text = answer[len(prefix):]
             if constraints and constraints[i] is not None:
@@ -57,4 +61,10 @@ class OracleGenerator:
         return out
 
     def score_options(self, prompt, options):
-        raise NotImplementedError
+        """0 for the options the gold answer starts with, a very low score for the others."""
+        self.calls += 1
+        answer = self.answers.get(_key(prompt))
+        if answer is None:
+            self.misses += 1
+            return [0.0] * len(options)
+        return [0.0 if answer.startswith(option) else -1e9 for option in options]

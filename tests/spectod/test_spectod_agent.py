@@ -119,6 +119,63 @@ def test_oracle_agent_end_to_end_on_toy_multiwoz_inform_success_bleu(toy_multiwo
     assert result.protocols["combined"] == "mwzeval" and result.main_metric == "combined"
 
 
+class WrongDomains(OracleGenerator):
+    """The oracle, except that the domain predictor names another function than the gold
+    one (a turn that needs none still gets none)."""
+
+    def __init__(self, rows, functions):
+        super().__init__(rows)
+        self.functions = functions
+        self.strict_prefixes = False
+
+    def generate(self, prompts, **kwargs):
+        answers = super().generate(prompts, **kwargs)
+        for i, answer in enumerate(answers):
+            if answer in self.functions:  # a bare function name: a domain prediction
+                answers[i] = self.functions[(self.functions.index(answer) + 1) % len(self.functions)]
+        return answers
+
+
+@pytest.mark.parametrize("function_choice", ["domain", "call"])
+def test_function_choice_call_lets_the_e2e_model_overrule_the_domain_predictor(
+    toy_multiwoz_source, tmp_path, function_choice
+):
+    """With ``function_choice: call`` the function of a turn's call is the one whose call
+    prefix the e2e model finds likeliest after the conversation: an oracle e2e model then
+    repairs every wrong domain prediction, and JGA stays at its ceiling."""
+    from tod_lab.spectod.agent import AgentSettings, SpecTODAgent
+    from tod_lab.spectod.scoring import score_multiwoz
+
+    dev = toy_multiwoz_source.read("dev")
+    sample = dev.subset(dev.dialogue_ids[:6])
+    system = SpecTODSystem(**TINY_PROMPT)
+    rows = system.build_rows(sample, seed=None)
+    names = [spec.name for spec in system.catalog]
+    agent = SpecTODAgent(system.catalog, system.inventory, system.database(sample), system.prompt,
+                         AgentSettings(function_choice=function_choice))
+    predicted = {}
+    for dialogue in sample:
+        own = {task: [r for r in items if r["dialogue_id"].split("#")[0] == dialogue.dialogue_id]
+               for task, items in rows.items()}
+        generator = WrongDomains(own, names)
+        predicted.update(agent.run([dialogue], generator))
+        if function_choice == "call":
+            assert generator.misses == 0, dialogue.dialogue_id
+    jga = score_multiwoz(sample, predicted, tmp_path, system.catalog).metrics["jga_mwzeval"]
+    changed = agent.stats.function_choice_changes
+    if function_choice == "call":
+        assert jga == pytest.approx(100.0) and changed > 20
+    else:
+        assert jga < 50.0 and changed == 0
+
+
+def test_function_choice_must_be_known():
+    from tod_lab.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="system.agent.function_choice"):
+        SpecTODSystem(agent={"function_choice": "llm"})
+
+
 def test_forced_prefixes_end_on_a_token_boundary_of_the_training_text(multiwoz_root, shared_data):
     """A byte-level BPE merges a space with the next character (`` {``); a forced prefix that
     ended in a space would put the model at a token boundary it never saw in training."""

@@ -327,22 +327,33 @@ class BatchedGenerator:
         return scores
 
     def _score_causal(self, prompt: Any, options: list[str]) -> list[float]:
-        head = self.render_prompt(prompt)
-        is_chat = not isinstance(prompt, str)
-        head_ids = self._encode([head], [is_chat])[0]
-        rows, starts = [], []
-        for option in options:
-            # tokenise prompt + option together (as in training) and score the tokens
-            # from the first one that differs from the prompt's own tokenisation
+        return self.score_options_batch([prompt], [options])[0]
+
+    @torch.inference_mode()
+    def score_options_batch(self, prompts: list[Any], options: list[list[str]]) -> list[list[float]]:
+        """:meth:`score_options` for many prompts, every (prompt, option) pair batched."""
+        if len(options) != len(prompts):
+            raise ValueError(f"{len(options)} option lists for {len(prompts)} prompts")
+        if self.kind == "seq2seq":
+            return [self._score_seq2seq(p, o) if o else [] for p, o in zip(prompts, options, strict=True)]
+        rows, starts, owners = [], [], []
+        for number, (prompt, choices) in enumerate(zip(prompts, options, strict=True)):
+            head = self.render_prompt(prompt)
+            is_chat = not isinstance(prompt, str)
+            head_ids = self._encode([head], [is_chat])[0]
             bos = self.tokenizer.bos_token
             special = not is_chat and not (bos and head.startswith(bos))
-            ids = self.tokenizer(head + option, add_special_tokens=special)["input_ids"]
-            start = 0
-            while start < min(len(ids), len(head_ids)) and ids[start] == head_ids[start]:
-                start += 1
-            rows.append(ids)
-            starts.append(start)
-        scores: list[float] = [0.0] * len(options)
+            for option in choices:
+                # tokenise prompt + option together (as in training) and score the tokens
+                # from the first one that differs from the prompt's own tokenisation
+                ids = self.tokenizer(head + option, add_special_tokens=special)["input_ids"]
+                start = 0
+                while start < min(len(ids), len(head_ids)) and ids[start] == head_ids[start]:
+                    start += 1
+                rows.append(ids)
+                starts.append(start)
+                owners.append(number)
+        flat: list[float] = [0.0] * len(rows)
         for batch in self._batches([len(r) for r in rows]):
             width = max(len(rows[i]) for i in batch)
             ids = torch.full((len(batch), width), self.tokenizer.pad_token_id, dtype=torch.long)
@@ -357,7 +368,10 @@ class BatchedGenerator:
             shifted_logits = logits[:, :-1]
             shifted_labels = labels[:, 1:].to(self.device)
             for row, value in zip(batch, _label_logprob(shifted_logits, shifted_labels).tolist(), strict=True):
-                scores[row] = value
+                flat[row] = value
+        scores: list[list[float]] = [[] for _ in prompts]
+        for owner, value in zip(owners, flat, strict=True):
+            scores[owner].append(value)
         return scores
 
 

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tod_lab.data.types import Dialogue, DialogueSplit, State
+from tod_lab.errors import ConfigError
 from tod_lab.spectod.constrained import CallArgumentsConstraint
 from tod_lab.spectod.db import Database
 from tod_lab.spectod.examples import ActionInventory, PromptConfig, domain_messages
@@ -60,6 +61,20 @@ class AgentSettings:
     # DST calls keep to the function's argument names, with enum values or spans of the
     # conversation as values (tod_lab.spectod.constrained)
     constrained_calls: bool = False
+    # which function a turn's first call is for. "domain": the domain predictor's choice.
+    # "call": the e2e model's, by the likelihood of each function's call prefix after the
+    # whole conversation -- it sees its own earlier calls, where the domain predictor sees
+    # the last exchange, delexicalised ("What is the address?" names no domain). The
+    # domain predictor still decides whether a turn calls at all, and how many functions.
+    function_choice: str = "domain"
+
+    def __post_init__(self) -> None:
+        if self.function_choice not in FUNCTION_CHOICES:
+            raise ConfigError("system.agent.function_choice",
+                              f"{self.function_choice!r} is not one of {list(FUNCTION_CHOICES)}")
+
+
+FUNCTION_CHOICES = ("domain", "call")
 
 
 @dataclass
@@ -85,6 +100,7 @@ class PredictedTurn:
 class AgentStats:
     counters: CallCounters = field(default_factory=CallCounters)
     unknown_domains: int = 0
+    function_choice_changes: int = 0  # turns whose first function the e2e model changed
     unparsable_actions: int = 0
     turns: int = 0
     generate_calls: int = 0
@@ -94,6 +110,7 @@ class AgentStats:
         return {
             "calls": self.counters.to_json(),
             "unknown_domains": self.unknown_domains,
+            "function_choice_changes": self.function_choice_changes,
             "unparsable_actions": self.unparsable_actions,
             "turns": self.turns,
             "generate_calls": self.generate_calls,
@@ -198,6 +215,8 @@ class SpecTODAgent:
             for session in active:
                 session.functions, session.calls, session.raw = [], [], {}
             self._predict_domains(active, position, generator)
+            if self.settings.function_choice == "call":
+                self._choose_first_functions(active, position, generator)
             for round_index in range(self.settings.max_calls_per_turn):
                 self._predict_calls(active, position, round_index, generator)
             self._predict_responses(active, position, generator)
@@ -215,6 +234,28 @@ class SpecTODAgent:
             self.stats.unknown_domains += unknown
             session.functions = names[: self.settings.max_calls_per_turn]
             session.raw["domain"] = text
+
+    def _choose_first_functions(self, active: list[_Session], position: int, generator) -> None:
+        """``function_choice: call``: the e2e model names the first call's function."""
+        calling = [s for s in active if s.functions]
+        if not calling:
+            return
+        names = [[spec.name for spec in s.specs] for s in calling]
+        prompts = [self._call_prompt(s, s.user_turns[position]) for s in calling]
+        options = [[call_prefix(name) for name in row] for row in names]
+        score_batch = getattr(generator, "score_options_batch", None)
+        if callable(score_batch):
+            scores = score_batch(prompts, options)
+        else:  # any Generator: one prompt at a time
+            scores = [generator.score_options(p, o) for p, o in zip(prompts, options, strict=True)]
+        self.stats.generate_calls += 1
+        for session, row, row_scores in zip(calling, names, scores, strict=True):
+            best = row[max(range(len(row)), key=row_scores.__getitem__)]
+            if best != session.functions[0]:
+                self.stats.function_choice_changes += 1
+            others = [name for name in session.functions if name != best]
+            session.functions = [best, *others][: len(session.functions)]
+            session.raw["function_choice"] = best
 
     def _predict_calls(self, active: list[_Session], position: int, round_index: int,
                        generator) -> None:
