@@ -255,6 +255,25 @@ def test_call_key_tokens_give_each_value_a_slot_token_and_the_users_pieces(
     assert '"area": "' not in plain_call
 
 
+def test_spec_detail_functions_lists_function_names_only(toy_multiwoz_source):
+    """``spec_detail: functions``: the e2e system message names the functions and the call
+    format, nothing else (no argument lists, no action inventory); the calls are unchanged."""
+    full = SpecTODSystem(spec_detail="names").build_rows(
+        toy_multiwoz_source.read("dev").subset(["MUL01005.json"]), seed=None)
+    short = SpecTODSystem(spec_detail="functions").build_rows(
+        toy_multiwoz_source.read("dev").subset(["MUL01005.json"]), seed=None)
+    system = short["e2e"][0]["messages"][0]["content"]
+    assert '<FUNCTION>{"name": "find_book_restaurant"}</FUNCTION>' in system
+    assert "pricerange" not in system and "Action domains" not in system and "[inform]" not in system
+    assert "<function_call>" in system and "\n\n\n" not in system
+    assert "pricerange" in full["e2e"][0]["messages"][0]["content"]
+    assert len(system) < len(full["e2e"][0]["messages"][0]["content"]) / 2
+    assert [m for m in short["e2e"][0]["messages"][1:]] == [m for m in full["e2e"][0]["messages"][1:]]
+    with pytest.raises(ConfigError, match="spec_detail"):
+        SpecTODSystem(spec_detail="tiny").build_rows(
+            toy_multiwoz_source.read("dev").subset(["MUL01005.json"]), seed=None)
+
+
 def test_domain_history_calls_name_the_functions_of_each_shown_exchange(toy_multiwoz_source):
     """"What is the address?" after a delexicalised answer: the call before it gives the
     domain. The agent renders its own calls the same way (test_spectod_agent.py's oracle test

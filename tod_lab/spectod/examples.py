@@ -245,7 +245,9 @@ class PromptConfig:
     functions_in_prompt: str = "auto"  # all | dialogue | auto (all for MultiWOZ, dialogue SGD)
     domain_history_turns: int = 2  # previous exchanges the domain predictor sees
     domain_history_calls: bool = False  # ... with the functions called in each of them
-    spec_detail: str = "full"  # full | compact (no descriptions) | names (argument names only)
+    # full | compact (no descriptions) | names (argument names only) | functions (function
+    # names only, no action inventory: for tiny models trained on one fixed schema)
+    spec_detail: str = "full"
     spaced_values: bool = False  # call values written " north ": see prompts.render_call
     # observations also name the first DB match ("There are 3 entities match, the first is
     # x"): the delexicalised history never shows the venue the system offered, which

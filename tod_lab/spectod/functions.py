@@ -127,7 +127,9 @@ class FunctionSpec:
 
         ``detail="compact"`` keeps only names, types and enums (no descriptions, examples or
         cautions); ``"names"`` only the function and argument names: for tiny models trained
-        from scratch on CPU, to which the descriptions mean nothing and cost most tokens.
+        from scratch on CPU, to which the descriptions mean nothing and cost most tokens;
+        ``"functions"`` the function name alone (a model trained from scratch on one fixed
+        schema learns the arguments from its calls: the lists are constant tokens).
         """
         if detail == "compact":
             return {
@@ -136,9 +138,11 @@ class FunctionSpec:
             }
         if detail == "names":
             return {"name": self.name, "arguments": [a.name for a in self.arguments]}
+        if detail == "functions":
+            return {"name": self.name}
         if detail != "full":
             raise ConfigError(
-                "system.spec_detail", f"unknown value {detail!r}", "full|compact|names"
+                "system.spec_detail", f"unknown value {detail!r}", "full|compact|names|functions"
             )
         return {
             "name": self.name,

@@ -180,6 +180,8 @@ def action_inventory_text(
 ) -> str:
     acts_list = ", ".join(f"[{a}]" for a in acts)
     domain_list = ", ".join(f"[{d}]" for d in domains)
+    if detail == "functions":  # none: learnt from the examples, like the arguments
+        return ""
     if detail == "names":  # the lists only (tiny models: every token of the prompt costs)
         return f"Action domains: {domain_list}. Acts: {acts_list}."
     return (
@@ -197,7 +199,8 @@ def e2e_system_message(
         f'Call a function as {CALL_OPEN}{{"function": "name", "arguments": '
         f'{{"argument": "value"}}}}{CALL_CLOSE}.'
     )
-    return f"{instruction}\n\n{render_functions(specs, detail)}\n\n{call_format}\n\n{inventory}"
+    parts = [instruction, render_functions(specs, detail), call_format, inventory]
+    return "\n\n".join(part for part in parts if part)
 
 
 def dst_system_message(
