@@ -85,8 +85,10 @@ TINY_PROMPT = {"spaced_values": True, "spec_detail": "names", "domain_history_tu
 
 
 @pytest.mark.parametrize("prompt", [{}, TINY_PROMPT, {**TINY_PROMPT, "domain_history_calls": True},
-                                    {**TINY_PROMPT, "spec_detail": "functions"}],
-                         ids=["defaults", "spectod_tiny", "domain_history_calls", "function_names_only"])
+                                    {**TINY_PROMPT, "spec_detail": "functions"},
+                                    {**TINY_PROMPT, "argument_order": "state"}],
+                         ids=["defaults", "spectod_tiny", "domain_history_calls", "function_names_only",
+                              "state_argument_order"])
 def test_oracle_agent_end_to_end_on_toy_multiwoz_inform_success_bleu(toy_multiwoz_source, tmp_path,
                                                                       prompt):
     """Every number of the MultiWOZ path at its ceiling: the agent loop, the DB observations,

@@ -13,9 +13,11 @@ from tod_lab.spectod.prompts import call_prefix, render_call
 from tod_lab.spectod.state import (
     CallCounters,
     DialogueState,
+    gold_arguments,
     parse_call,
     read_call,
     sgd_prediction_dialogue,
+    to_arguments,
 )
 
 
@@ -72,7 +74,38 @@ def test_cumulative_calls_change_remove_and_keep_dontcare(mwz):
     assert state.arguments(train) == {"day": "monday", "leave_at_or_after": "10:15"}
 
 
-def _replay_sgd(split, dialogues, spaced_values=False):
+def test_state_argument_order_extends_the_previous_call(mwz):
+    """``argument_order: state``: the previous call's arguments keep their places (a changed
+    value too), the turn's new ones follow in the order the user said them; the agent's
+    own state renders in the order its calls wrote."""
+    hotel = mwz.get("find_book_hotel")
+    previous = {"hotel-stars": "4", "hotel-area": "north"}
+    reference = State("find_hotel", (), {"hotel-area": ("south",), "hotel-stars": ("4",),
+                                         "hotel-pricerange": ("cheap",), "hotel-internet": ("yes",)})
+    said = "Make it the south. Something cheap with free wifi."
+    slots, _ = gold_arguments(hotel, reference, previous, utterance=said, order="state")
+    assert list(slots) == ["hotel-stars", "hotel-area", "hotel-pricerange", "hotel-internet"]
+    assert slots["hotel-area"] == "south"
+    assert list(to_arguments(hotel, slots, None, "state")) == ["stars", "area", "pricerange", "internet"]
+    in_spec_order = [a.name for a in hotel.arguments if a.name in ("stars", "area", "pricerange", "internet")]
+    spec_order, _ = gold_arguments(hotel, reference, previous, utterance=said)
+    assert list(to_arguments(hotel, spec_order, None)) == in_spec_order
+    assert in_spec_order != ["stars", "area", "pricerange", "internet"]  # so the test tells them apart
+    # a new value the user said first comes first
+    slots, _ = gold_arguments(hotel, reference, {}, utterance="cheap, 4 stars, the south", order="state")
+    assert list(slots)[:3] == ["hotel-pricerange", "hotel-stars", "hotel-area"]
+
+    state = DialogueState()
+    written = [name for name in in_spec_order[::-1] if name in ("stars", "area")]  # not spec order
+    state.apply(read_call(render_call(hotel.name, {name: {"stars": "4", "area": "north"}[name]
+                                                   for name in written}), mwz, CallCounters()))
+    assert list(state.arguments(hotel, "state")) == written
+    assert list(state.arguments(hotel)) == written[::-1]
+    with pytest.raises(Exception, match="argument_order"):
+        state.arguments(hotel, "alphabetical")
+
+
+def _replay_sgd(split, dialogues, spaced_values=False, argument_order="spec"):
     """Gold calls -> text -> parser -> state merge -> SGD frames, for ``dialogues``."""
     catalog = build_catalog(split.schema)
     db = ServiceResultsDB.from_split(split)
@@ -81,7 +114,7 @@ def _replay_sgd(split, dialogues, spaced_values=False):
     for dialogue in dialogues:
         state = DialogueState()
         user_states = []
-        for turn in gold_turns(dialogue, catalog, db):
+        for turn in gold_turns(dialogue, catalog, db, argument_order=argument_order):
             for call in turn.record.calls:
                 text = render_call(call.function, call.arguments, spaced_values=spaced_values)
                 state.apply(read_call(text, catalog, counters))
@@ -101,12 +134,15 @@ def _assert_perfect(split, predictions, counters):
     return report
 
 
-@pytest.mark.parametrize("spaced_values", [False, True])
-def test_gold_replay_reproduces_real_sgd_dev_states_sample(sgd_dev, spaced_values):
-    """Also with the tiny models' spaced values ({"city": " San Jose "}): parsing strips them."""
+@pytest.mark.parametrize(("spaced_values", "argument_order"),
+                         [(False, "spec"), (True, "spec"), (True, "state")])
+def test_gold_replay_reproduces_real_sgd_dev_states_sample(sgd_dev, spaced_values, argument_order):
+    """Also with the tiny models' spaced values ({"city": " San Jose "}): parsing strips them;
+    and with the state argument order (the intent argument first)."""
     split = sgd_dev
     sample = split.dialogues[::20]  # ~105 dialogues, every dev service
-    predictions, counters = _replay_sgd(split, sample, spaced_values=spaced_values)
+    predictions, counters = _replay_sgd(split, sample, spaced_values=spaced_values,
+                                        argument_order=argument_order)
     report = _assert_perfect(split.subset(d.dialogue_id for d in sample), predictions, counters)
     assert report.dialogues == len(sample)
 

@@ -292,7 +292,8 @@ class SpecTODAgent:
                 constraints = session.state.db_constraints(spec)
                 count = self.db.count(spec.service, constraints)
                 first = self.db.first_name(spec.service, constraints)
-            session.calls.append(CallRecord(name, session.state.arguments(spec), count, first))
+            arguments = session.state.arguments(spec, self.prompt.argument_order)
+            session.calls.append(CallRecord(name, arguments, count, first))
 
     def _predict_responses(self, active: list[_Session], position: int, generator) -> None:
         has_response = [

@@ -125,8 +125,10 @@ def gold_turns(
     db: Database | None,
     *,
     dialog_acts: Mapping[str, Any] | None = None,
+    argument_order: str = "spec",
 ) -> list[GoldTurn]:
-    """The reference dialogue as the turn records the agent produces."""
+    """The reference dialogue as the turn records the agent produces (``argument_order``:
+    see :func:`tod_lab.spectod.state.gold_arguments`)."""
     function_names = {spec.service: spec.name for spec in catalog}
     slots: dict[str, dict[str, str]] = {}
     intents: dict[str, str] = {}
@@ -140,7 +142,8 @@ def gold_turns(
             if frame.state is None or not catalog.has_service(frame.service):
                 continue
             spec = catalog.for_service(frame.service)
-            new_slots, intent = gold_arguments(spec, frame.state, slots.get(frame.service))
+            new_slots, intent = gold_arguments(spec, frame.state, slots.get(frame.service),
+                                               utterance=turn.utterance, order=argument_order)
             old = (slots.get(frame.service, {}), intents.get(frame.service))
             slots[frame.service] = new_slots
             if intent is None:
@@ -156,7 +159,7 @@ def gold_turns(
             if spec.service not in active_services:
                 continue
             active.append(spec.name)
-            calls.append(_gold_call(spec, slots, intents, db))
+            calls.append(_gold_call(spec, slots, intents, db, argument_order))
         system = turns[index + 1] if index + 1 < len(turns) else None
         if system is not None and system.is_user:
             raise DataError(
@@ -189,6 +192,7 @@ def _gold_call(
     slots: Mapping[str, Mapping[str, str]],
     intents: Mapping[str, str],
     db: Database | None,
+    argument_order: str = "spec",
 ) -> CallRecord:
     values = dict(slots.get(spec.service, {}))
     intent = intents.get(spec.service)
@@ -197,7 +201,7 @@ def _gold_call(
         constraints["intent"] = intent
     count = db.count(spec.service, constraints) if db is not None else None
     first = db.first_name(spec.service, constraints) if db is not None else None
-    return CallRecord(spec.name, to_arguments(spec, values, intent), count, first)
+    return CallRecord(spec.name, to_arguments(spec, values, intent, argument_order), count, first)
 
 
 def _system_side(
@@ -248,6 +252,9 @@ class PromptConfig:
     # full | compact (no descriptions) | names (argument names only) | functions (function
     # names only, no action inventory: for tiny models trained on one fixed schema)
     spec_detail: str = "full"
+    # a call's arguments in the spec's order, or "state": the previous call's first, then
+    # what the turn added (tod_lab.spectod.state.gold_arguments)
+    argument_order: str = "spec"
     spaced_values: bool = False  # call values written " north ": see prompts.render_call
     # observations also name the first DB match ("There are 3 entities match, the first is
     # x"): the delexicalised history never shows the venue the system offered, which

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tod_lab.data.types import DONTCARE, NONE_INTENT, Dialogue, Frame, State, Turn
+from tod_lab.errors import ConfigError
 from tod_lab.spectod.functions import INTENT_ARGUMENT, FunctionCatalog, FunctionSpec
 from tod_lab.spectod.prompts import CALL_CLOSE, CALL_OPEN
 
@@ -189,17 +190,10 @@ class DialogueState:
     def of(self, service: str) -> dict[str, str]:
         return dict(self.slots.get(service, {}))
 
-    def arguments(self, spec: FunctionSpec) -> dict[str, str]:
-        """The service's state as call arguments (argument names, spec order)."""
-        values = self.slots.get(spec.service, {})
-        out: dict[str, str] = {}
-        for arg in spec.arguments:
-            if arg.name == INTENT_ARGUMENT:
-                if spec.service in self.intents:
-                    out[arg.name] = self.intents[spec.service]
-            elif arg.slot in values:
-                out[arg.name] = values[arg.slot]
-        return out
+    def arguments(self, spec: FunctionSpec, order: str = "spec") -> dict[str, str]:
+        """The service's state as call arguments (see :func:`to_arguments` for ``order``)."""
+        return to_arguments(spec, self.slots.get(spec.service, {}), self.intents.get(spec.service),
+                            order)
 
     def db_constraints(self, spec: FunctionSpec) -> dict[str, str]:
         out = dict(self.slots.get(spec.service, {}))
@@ -243,25 +237,67 @@ def choose_value(previous: str | None, values: tuple[str, ...]) -> str:
     return values[0]
 
 
+ARGUMENT_ORDERS = ("spec", "state")
+
+
 def gold_arguments(
-    spec: FunctionSpec, state: State, previous: Mapping[str, str] | None = None
+    spec: FunctionSpec,
+    state: State,
+    previous: Mapping[str, str] | None = None,
+    *,
+    utterance: str = "",
+    order: str = "spec",
 ) -> tuple[dict[str, str], str | None]:
-    """Reference state -> (schema slot -> one value, intent or None)."""
+    """Reference state -> (schema slot -> one value, intent or None).
+
+    ``order="state"``: the slots the previous call held first, in its order (a changed
+    value keeps its place), then the new ones in the order ``utterance`` mentions them
+    (unmentioned ones -- "free wifi" for internet=yes -- after, in spec order). A call is
+    then its previous call plus what this turn added, at the end.
+    """
     previous = previous or {}
     slots = {
         slot: choose_value(previous.get(slot), values)
         for slot, values in state.slot_values.items()
         if values and spec.argument_for_slot(slot) is not None
     }
+    if order == "state":
+        slots = _previous_first(spec, slots, previous, utterance)
     intent = None
     if spec.intents and state.active_intent != NONE_INTENT:
         intent = state.active_intent
     return slots, intent
 
 
-def to_arguments(spec: FunctionSpec, slots: Mapping[str, str], intent: str | None) -> dict[str, str]:
-    """Schema slots -> argument names in the spec's order (what a call shows)."""
+def _previous_first(spec: FunctionSpec, slots: Mapping[str, str], previous: Mapping[str, str],
+                    utterance: str) -> dict[str, str]:
+    kept = [slot for slot in previous if slot in slots]
+    text = utterance.lower()
+    rank = {a.slot: i for i, a in enumerate(spec.arguments)}
+
+    def mention(slot: str) -> tuple[int, int]:
+        at = text.find(slots[slot].lower()) if slots[slot] else -1
+        return (at if at >= 0 else len(text) + 1, rank.get(slot, len(rank)))
+
+    new = sorted((slot for slot in slots if slot not in previous), key=mention)
+    return {slot: slots[slot] for slot in [*kept, *new]}
+
+
+def to_arguments(spec: FunctionSpec, slots: Mapping[str, str], intent: str | None,
+                 order: str = "spec") -> dict[str, str]:
+    """Schema slots -> argument names (what a call shows): in the spec's order, or
+    (``order="state"``) the intent first, then the slots in their own order."""
+    if order not in ARGUMENT_ORDERS:
+        raise ConfigError("system.argument_order", f"{order!r} is not one of {list(ARGUMENT_ORDERS)}")
     out: dict[str, str] = {}
+    if order == "state":
+        if intent is not None and spec.argument(INTENT_ARGUMENT) is not None:
+            out[INTENT_ARGUMENT] = intent
+        for slot, value in slots.items():
+            argument = spec.argument_for_slot(slot)
+            if argument is not None:
+                out[argument.name] = value
+        return out
     for arg in spec.arguments:
         if arg.name == INTENT_ARGUMENT:
             if intent is not None:

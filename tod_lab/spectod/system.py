@@ -45,6 +45,7 @@ from tod_lab.spectod.examples import (
 )
 from tod_lab.spectod.functions import FunctionCatalog, build_catalog
 from tod_lab.spectod.prompts import CALL_CLOSE, CALL_OPEN, ChatRoles, argument_key_token
+from tod_lab.spectod.state import ARGUMENT_ORDERS
 from tod_lab.systems import Generator, RunResult
 
 log = logging.getLogger(__name__)
@@ -68,6 +69,7 @@ class SpecTODSystem:
         domain_history_turns: int = 2,
         domain_history_calls: bool = False,
         spec_detail: str = "full",
+        argument_order: str = "spec",
         spaced_values: bool = False,
         observation_names: bool = False,
         roles: Mapping[str, str] | None = None,
@@ -86,6 +88,9 @@ class SpecTODSystem:
         name: str = "spectod",
     ):
         self.name = name
+        if argument_order not in ARGUMENT_ORDERS:
+            raise ConfigError("system.argument_order",
+                              f"{argument_order!r} is not one of {list(ARGUMENT_ORDERS)}")
         self.style = style
         self.tasks = tuple(tasks)
         self.prompt = PromptConfig(
@@ -94,6 +99,7 @@ class SpecTODSystem:
             domain_history_turns=int(domain_history_turns),
             domain_history_calls=bool(domain_history_calls),
             spec_detail=spec_detail,
+            argument_order=argument_order,
             spaced_values=bool(spaced_values),
             observation_names=bool(observation_names),
         )
@@ -169,6 +175,7 @@ class SpecTODSystem:
                 "domain_history_turns": self.prompt.domain_history_turns,
                 "domain_history_calls": self.prompt.domain_history_calls,
                 "spec_detail": self.prompt.spec_detail,
+                "argument_order": self.prompt.argument_order,
                 "spaced_values": self.prompt.spaced_values,
                 "observation_names": self.prompt.observation_names,
                 "call_key_tokens": self.call_key_tokens,
@@ -196,7 +203,9 @@ class SpecTODSystem:
         assert self.catalog is not None
         db = self.database(train)
         acts = train.extras.get("dialog_acts")
-        gold = {d.dialogue_id: gold_turns(d, self.catalog, db, dialog_acts=acts) for d in train}
+        gold = {d.dialogue_id: gold_turns(d, self.catalog, db, dialog_acts=acts,
+                                          argument_order=self.prompt.argument_order)
+                for d in train}
         self.inventory = action_inventory(self.catalog, gold.values())
         rows = build_task_rows(
             train, self.catalog, db, self.inventory, self.prompt, seed=seed, gold=gold,
@@ -247,7 +256,7 @@ class SpecTODSystem:
         rng = random.Random(seed + 1)
         rows = []
         for dialogue in chosen:
-            turns = gold_turns(dialogue, catalog, None)
+            turns = gold_turns(dialogue, catalog, None, argument_order=self.prompt.argument_order)
             specs = catalog.select(dialogue.services)
             rows.append(
                 {
