@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import torch
 
 from tod_lab.models.generate import BatchedGenerator, cut_at_stop
 from tod_lab.systems import Generator
@@ -129,6 +130,33 @@ class Anything:
 
     def complete(self, text: str) -> bool:
         return True
+
+
+def test_constraint_searches_deeper_than_top_k_before_leaving_a_row_alone():
+    """The allowed token ranks below ``top_k``: the fallback search still finds it; only
+    with the fallback off (or the token scored -inf) is the row left to the model."""
+    from tod_lab.models.generate import ViablePrefixLogitsProcessor
+
+    class Letters:  # token i decodes to the i-th letter
+        def decode(self, ids, skip_special_tokens=True):
+            return "".join(chr(ord("a") + i) for i in ids)
+
+    scores = torch.arange(20, 0, -1, dtype=torch.float).unsqueeze(0)  # token 0 best ... 19 worst
+    only_p = OnlyPrefixesOf("p")  # token 15
+    ids = torch.zeros((1, 0), dtype=torch.long)
+
+    def step(fallback_k, row_scores=scores):
+        processor = ViablePrefixLogitsProcessor(Letters(), [only_p], start=0, eos_ids=[99],
+                                                top_k=4, fallback_k=fallback_k)
+        return processor(ids, row_scores.clone())
+
+    assert step(4096).argmax().item() == 15
+    assert torch.isinf(step(4096)[0, :15]).all()
+    assert torch.equal(step(0), scores)  # no fallback: left alone
+    assert torch.equal(step(10), scores)  # token 15 ranks below the 10 searched
+    unreachable = scores.clone()
+    unreachable[0, 15] = float("-inf")
+    assert torch.equal(step(4096, unreachable), unreachable)
 
 
 @pytest.mark.parametrize("model", ["t5_tiny", "llama_tiny"])

@@ -255,3 +255,11 @@ def test_call_constraint_refuses_unsaid_values_bad_enums_and_unknown_arguments(t
     assert not c.complete(' {"food": "indian"')          # unfinished
     assert not c.viable(' {"food": "indian", "food": "')  # an argument twice
     assert c.viable(' {"food": "indian", "foo')           # a key being written
+    # values compare stripped, so padding must be refused where it is written
+    assert not c.viable(' {"food": " indian  ')           # a run of spaces
+    assert not c.viable(' {"pricerange": " cheap \x1f')  # a separator (str.strip() eats it)
+    assert not c.viable(' {"food": " ind\nian')
+    assert c.complete(' {"food": " indian ", "pricerange": " expensive "}}')
+    # a trailing space ends the word: only a whole value (or enum value) may be followed by it
+    assert not c.viable(' {"food": " ind ') and c.viable(' {"food": " indian ')
+    assert not c.viable(' {"pricerange": " ex ') and c.viable(' {"pricerange": " ex')

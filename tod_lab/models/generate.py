@@ -35,6 +35,9 @@ class GenerationSettings:
     batch_size: int = 32
     max_input_length: int | None = None  # prompts longer than this are truncated (warned)
     constraint_top_k: int = 16  # with constraints: how many best tokens a step may check
+    # ... and where none of those is allowed, how deep in the ranking to look before the
+    # row is left to the model (a copy head can put all of its best 16 on disallowed spans)
+    constraint_fallback_k: int = 4096
 
 
 def cut_at_stop(text: str, stop: Sequence[str] | None) -> str:
@@ -69,6 +72,14 @@ def word_alternation(words: Iterable[str]) -> str:
     return "(?:" + "|".join(re.escape(w) for w in ordered) + ")" if ordered else "(?!)"
 
 
+def well_formed_value(value: str) -> bool:
+    """No control characters and no run of spaces: the only whitespace a value carries is
+    single spaces (between words, and the one each side of a spaced value). Values are
+    compared stripped, so without this a constrained model could pad one out with
+    separators (str.strip() removes \\x1c-\\x1f too) until it ran out of tokens."""
+    return value.isprintable() and "  " not in value
+
+
 class CopyableValues:
     """Values an answer may contain: a span of ``context`` between word boundaries, or one
     of ``allowed`` (categorical values, ``dontcare``); compared lower-cased.
@@ -91,13 +102,36 @@ class CopyableValues:
 
         ``allowed`` replaces the fixed choices for this value (e.g. one argument's enum).
         """
+        if not well_formed_value(value):
+            return False
         choices = self.allowed if allowed is None else frozenset(v.lower() for v in allowed)
-        text = value.strip().lower()
         if complete:
+            text = value.strip().lower()
             return bool(text) and (text in choices or self._in_context(text, whole=True))
-        if not text:
-            return True
+        text = unfinished(value)
+        if text.endswith(" ") and self.allows(text[:-1], complete=True, allowed=choices):
+            return True  # a whole value, then its closing pad
         return any(v.startswith(text) for v in choices) or self._in_context(text, whole=False)
+
+
+def unfinished(value: str) -> str:
+    """A value still being written, as compared: lower-cased, without its opening pad, but
+    WITH a trailing space -- that space ends a word, so "nor " may not go on to "norwood"."""
+    return value.lstrip(" ").lower()
+
+
+def viable_choice(value: str, choices: Iterable[str], *, complete: bool) -> bool:
+    """A value of a closed set (an enum, a categorical slot's forms): one of ``choices``
+    (compared stripped and lower-cased) or, unfinished, on its way to one."""
+    if not well_formed_value(value):
+        return False
+    lowered = {c.lower() for c in choices}
+    if complete:
+        return value.strip().lower() in lowered
+    text = unfinished(value)
+    if text.endswith(" ") and text[:-1] in lowered:
+        return True  # a whole choice, then its closing pad
+    return any(c.startswith(text) for c in lowered)
 
 
 class ViablePrefixLogitsProcessor(LogitsProcessor):
@@ -106,23 +140,41 @@ class ViablePrefixLogitsProcessor(LogitsProcessor):
     Each step looks at a row's ``top_k`` tokens in score order and keeps the first
     ``keep`` (= beams) whose decoded continuation the row's constraint accepts (an EOS
     token: when the text so far is complete); every other token gets -inf. Where none of
-    the top ``top_k`` is viable the row is left alone: the model's own choice is then
-    parsed and rejected downstream like any other bad output. Checking a handful of
+    the top ``top_k`` is viable, the ranking is searched on down to ``fallback_k`` (tokens
+    the model gives a finite score); where none of those is either, the row is left alone:
+    the model's own choice is then parsed and rejected downstream like any other bad output. Checking a handful of
     candidates on decoded text keeps grammars character-level (see
     :mod:`tod_lab.pytod.constrained`) without a token-level automaton.
     """
 
     def __init__(self, tokenizer, constraints: Sequence[OutputConstraint | None], *,
-                 start: int, eos_ids: Sequence[int], keep: int = 1, top_k: int = 16):
+                 start: int, eos_ids: Sequence[int], keep: int = 1, top_k: int = 16,
+                 fallback_k: int = 0):
         self.tokenizer = tokenizer
         self.constraints = list(constraints)
         self.start = start
         self.eos_ids = set(eos_ids)
         self.keep = max(1, keep)  # = beams: the rows of one prompt are consecutive
         self.top_k = top_k
+        self.fallback_k = fallback_k
+
+    def _allowed(self, constraint: OutputConstraint, ids: list[int], text: str,
+                 candidates: Sequence[int]) -> list[int]:
+        kept = []
+        for token in candidates:
+            if token in self.eos_ids:
+                ok = constraint.complete(text)
+            else:
+                ok = constraint.viable(self.tokenizer.decode(ids + [token], skip_special_tokens=True))
+            if ok:
+                kept.append(token)
+                if len(kept) == self.keep:
+                    break
+        return kept
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
-        top = scores.topk(min(self.top_k, scores.shape[-1]), dim=-1).indices.tolist()
+        width = scores.shape[-1]
+        top = scores.topk(min(self.top_k, width), dim=-1).indices.tolist()
         for row, candidates in enumerate(top):
             constraint = self.constraints[row // self.keep]
             if constraint is None:
@@ -133,16 +185,11 @@ class ViablePrefixLogitsProcessor(LogitsProcessor):
             text = self.tokenizer.decode(ids, skip_special_tokens=True)
             if not constraint.viable(text):
                 continue  # already off the grammar (an earlier unconstrained step)
-            kept = []
-            for token in candidates:
-                if token in self.eos_ids:
-                    ok = constraint.complete(text)
-                else:
-                    ok = constraint.viable(self.tokenizer.decode(ids + [token], skip_special_tokens=True))
-                if ok:
-                    kept.append(token)
-                    if len(kept) == self.keep:
-                        break
+            kept = self._allowed(constraint, ids, text, candidates)
+            if not kept and self.fallback_k > len(candidates):
+                values, deeper = scores[row].topk(min(self.fallback_k, width))
+                finite = deeper[torch.isfinite(values)].tolist()
+                kept = self._allowed(constraint, ids, text, finite[len(candidates):])
             if kept:
                 mask = torch.full_like(scores[row], float("-inf"))
                 mask[kept] = 0.0
@@ -292,7 +339,8 @@ class BatchedGenerator:
                 kwargs["logits_processor"] = LogitsProcessorList([ViablePrefixLogitsProcessor(
                     self.tokenizer, [constraints[i] for i in batch], start=start,
                     eos_ids=kwargs["eos_token_id"], keep=kwargs["num_beams"],
-                    top_k=self.settings.constraint_top_k)])
+                    top_k=self.settings.constraint_top_k,
+                    fallback_k=self.settings.constraint_fallback_k)])
             generated = self.model.generate(**inputs, **kwargs)
             if self.kind == "causal":
                 generated = generated[:, inputs["input_ids"].shape[1]:]

@@ -38,7 +38,7 @@ from functools import lru_cache
 import regex
 
 from tod_lab.data.types import DONTCARE
-from tod_lab.models.generate import CopyableValues, word_alternation
+from tod_lab.models.generate import CopyableValues, viable_choice, word_alternation
 from tod_lab.pytod.interpreter import TOOL_STATEMENTS
 from tod_lab.pytod.program import NEW_STATEMENT
 from tod_lab.pytod.prompts import NO_STATEMENTS
@@ -176,10 +176,7 @@ def _code(text: str) -> str:
 
 def _accepted(value: str, forms: frozenset[str], *, complete: bool) -> bool:
     """A categorical slot's value: one of ``forms``, or (unfinished) a prefix of one."""
-    text = value.strip().lower()
-    if complete:
-        return text in forms
-    return not text or any(form.startswith(text) for form in forms)
+    return viable_choice(value, forms, complete=complete)
 
 
 def quoted_values(text: str) -> list[str]:

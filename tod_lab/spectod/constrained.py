@@ -17,7 +17,7 @@ from functools import lru_cache
 import regex
 
 from tod_lab.data.types import DONTCARE
-from tod_lab.models.generate import CopyableValues, word_alternation
+from tod_lab.models.generate import CopyableValues, viable_choice, word_alternation
 from tod_lab.spectod.functions import FunctionSpec
 from tod_lab.spectod.prompts import CALL_CLOSE
 
@@ -64,11 +64,7 @@ class CallArgumentsConstraint:
             complete = not (open_string and i == len(quoted) - 1)
             if argument.enum:
                 # categorical: one of the enum (the state keeps the schema's spelling)
-                value = quoted[i].strip().lower()
-                lowered = [c.lower() for c in choices]
-                if complete and value not in lowered:
-                    return False
-                if not complete and not any(c.startswith(value) for c in lowered):
+                if not viable_choice(quoted[i], choices, complete=complete):
                     return False
             elif not self.values.allows(quoted[i], complete=complete, allowed=(DONTCARE,)):
                 return False
