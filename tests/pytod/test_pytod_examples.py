@@ -270,3 +270,34 @@ def test_value_swap_copies_must_not_be_negative():
 
     with pytest.raises(ConfigError, match="system.examples.value_swap_copies"):
         ExampleSettings(value_swap_copies=-1)
+
+
+def test_argument_key_tokens_make_each_slot_key_one_token(tmp_path, compose):
+    """``argument_key_tokens``: in a tokenizer trained from scratch, the value of a call
+    argument or an assignment follows ONE token naming its slot (with its delimiters, so
+    ``city="`` cannot match inside another slot's key); texts decode back unchanged."""
+    from tod_lab.errors import ConfigError
+    from tod_lab.models.factory import ModelSpec, build_tiny_tokenizer
+    from tod_lab.pipeline import system_tokenizer_tokens
+    from tod_lab.pytod.system import PyTODSystem, argument_key_tokens
+
+    system = PyTODSystem(argument_key_tokens=True, cache_dir=str(tmp_path / "examples"))
+    with pytest.raises(ConfigError, match="argument_key_tokens"):
+        system.tokenizer_tokens()  # the slots are known once the examples are built
+    datasets = system.build_examples(split(), seed=0)
+    tokens = system_tokenizer_tokens(system)
+    slots = {slot.name for service in schema().services for slot in service.slots}
+    assert set(tokens) == {t for slot in slots for t in argument_key_tokens(slot)}
+    assert argument_key_tokens("city") == ('(city="', ', city="', '.city = "')
+    assert PyTODSystem().tokenizer_tokens() == ()  # off by default
+
+    spec = ModelSpec.from_config(compose(["model=t5_tiny"]).model)
+    texts = [r["source"] for r in datasets["ap"]] + [r["target"] for r in datasets["ap"]]
+    tokenizer = build_tiny_tokenizer(spec, texts * 5, tmp_path / "cache", tokens)
+    for program in ('x1 = restaurants_9_find_restaurants(city="san jose", cuisine="thai")',
+                    'x5.party_size = " two "; x5.time = " 7 pm "'):
+        ids = tokenizer(program, add_special_tokens=False)["input_ids"]
+        pieces = tokenizer.convert_ids_to_tokens(ids)
+        assert tokenizer.decode(ids) == program
+        keys = [p for p in pieces if p in tokens]
+        assert len(keys) == 2, pieces

@@ -79,6 +79,10 @@ class PyTODSystem:
     # {"name": <conf/model option, e.g. flan_t5_xl>, "name_or_path": <local dir>}; None: the
     # run's trained model scores the options
     schema_supervisor_model: dict[str, Any] | None = None
+    # each argument key with its delimiters one token of a tokenizer trained from scratch
+    # ('(city="', ', city="', '.city = "'): a value then follows ONE token naming its slot,
+    # which the copy head queries from (Spec-TOD's call_key_tokens, for PyTOD's statements)
+    argument_key_tokens: bool = False
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -101,6 +105,7 @@ class PyTODSystem:
         )
         self.eval_settings: EvalSettings = _settings(EvalSettings, self.eval, "eval")
         self.last_example_counts = None
+        self._key_slots: set[str] = set()  # slot names of the services trained on
 
     @property
     def needs_training(self) -> bool:
@@ -119,6 +124,7 @@ class PyTODSystem:
             cache_dir=self.cache_dir,
         )
         self.last_example_counts = counts
+        self._key_slots.update(slot.name for service in train.schema.services for slot in service.slots)
         log.info(
             "PyTOD examples from %d dialogues: %d AP (%d user + %d value-swapped + %d say), "
             "%d PS in %.1fs",
@@ -131,6 +137,16 @@ class PyTODSystem:
             time.perf_counter() - started,
         )
         return datasets
+
+    def tokenizer_tokens(self) -> tuple[str, ...]:
+        """Atomic tokens for the tokenizer (see :mod:`tod_lab.systems`): with
+        ``argument_key_tokens``, :func:`argument_key_tokens` of every slot trained on."""
+        if not self.argument_key_tokens:
+            return ()
+        if not self._key_slots:
+            raise ConfigError("system.argument_key_tokens",
+                              "the argument key tokens are known only after build_examples")
+        return tuple(token for slot in sorted(self._key_slots) for token in argument_key_tokens(slot))
 
     def run(self, data: DialogueSplit, generator: Generator | None, run_dir: Path) -> RunResult:
         run_dir = Path(run_dir)
@@ -321,6 +337,13 @@ class PyTODSystem:
         log.warning("no train schema found for %s/%s: every service counts as seen",
                     data.corpus, data.split)
         return data.schema
+
+
+def argument_key_tokens(slot: str) -> tuple[str, ...]:
+    """The three places a slot's value follows its name in a program: first argument of a
+    call, a later argument, an attribute assignment (the delimiters keep ``city="`` from
+    matching inside ``destination_city="``)."""
+    return (f'({slot}="', f', {slot}="', f'.{slot} = "')
 
 
 def metrics_table(
