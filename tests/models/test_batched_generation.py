@@ -133,8 +133,9 @@ class Anything:
 
 
 def test_constraint_searches_deeper_than_top_k_before_leaving_a_row_alone():
-    """The allowed token ranks below ``top_k``: the fallback search still finds it; only
-    with the fallback off (or the token scored -inf) is the row left to the model."""
+    """The allowed token ranks below ``top_k``: greedy decoding's fallback search still
+    finds it; with the fallback off, the token scored -inf or under beam search the row is
+    left to the model."""
     from tod_lab.models.generate import ViablePrefixLogitsProcessor
 
     class Letters:  # token i decodes to the i-th letter
@@ -157,6 +158,11 @@ def test_constraint_searches_deeper_than_top_k_before_leaving_a_row_alone():
     unreachable = scores.clone()
     unreachable[0, 15] = float("-inf")
     assert torch.equal(step(4096, unreachable), unreachable)
+    # under beam search (2 beams: rows 0 and 1 of one prompt) nothing is searched deeper
+    beams = ViablePrefixLogitsProcessor(Letters(), [only_p], start=0, eos_ids=[99], keep=2,
+                                        top_k=4, fallback_k=4096)
+    two = scores.repeat(2, 1)
+    assert torch.equal(beams(torch.zeros((2, 0), dtype=torch.long), two.clone()), two)
 
 
 @pytest.mark.parametrize("model", ["t5_tiny", "llama_tiny"])

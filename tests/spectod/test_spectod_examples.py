@@ -256,16 +256,17 @@ def test_call_key_tokens_give_each_value_a_slot_token_and_the_users_pieces(
 
 
 def test_spec_detail_functions_lists_function_names_only(toy_multiwoz_source):
-    """``spec_detail: functions``: the e2e system message names the functions and the call
-    format, nothing else (no argument lists, no action inventory); the calls are unchanged."""
+    """``spec_detail: functions``: the e2e system message names the functions on one line,
+    nothing else (no argument lists, call format or action inventory); the calls are
+    unchanged."""
     full = SpecTODSystem(spec_detail="names").build_rows(
         toy_multiwoz_source.read("dev").subset(["MUL01005.json"]), seed=None)
     short = SpecTODSystem(spec_detail="functions").build_rows(
         toy_multiwoz_source.read("dev").subset(["MUL01005.json"]), seed=None)
     system = short["e2e"][0]["messages"][0]["content"]
-    assert '<FUNCTION>{"name": "find_book_restaurant"}</FUNCTION>' in system
+    assert "Functions: find_book_restaurant, find_book_hotel, find_attraction, find_book_train." in system
     assert "pricerange" not in system and "Action domains" not in system and "[inform]" not in system
-    assert "<function_call>" in system and "\n\n\n" not in system
+    assert "<function_call>" not in system and "<FUNCTION>" not in system and "\n\n\n" not in system
     assert "pricerange" in full["e2e"][0]["messages"][0]["content"]
     assert len(system) < len(full["e2e"][0]["messages"][0]["content"]) / 2
     assert [m for m in short["e2e"][0]["messages"][1:]] == [m for m in full["e2e"][0]["messages"][1:]]

@@ -35,8 +35,9 @@ class GenerationSettings:
     batch_size: int = 32
     max_input_length: int | None = None  # prompts longer than this are truncated (warned)
     constraint_top_k: int = 16  # with constraints: how many best tokens a step may check
-    # ... and where none of those is allowed, how deep in the ranking to look before the
-    # row is left to the model (a copy head can put all of its best 16 on disallowed spans)
+    # ... and where none of those is allowed, how deep in the ranking greedy decoding looks
+    # before the row is left to the model (a copy head can put all of its best 16 on
+    # disallowed spans)
     constraint_fallback_k: int = 4096
 
 
@@ -140,10 +141,11 @@ class ViablePrefixLogitsProcessor(LogitsProcessor):
     Each step looks at a row's ``top_k`` tokens in score order and keeps the first
     ``keep`` (= beams) whose decoded continuation the row's constraint accepts (an EOS
     token: when the text so far is complete); every other token gets -inf. Where none of
-    the top ``top_k`` is viable, the ranking is searched on down to ``fallback_k`` (tokens
-    the model gives a finite score); where none of those is either, the row is left alone:
-    the model's own choice is then parsed and rejected downstream like any other bad output. Checking a handful of
-    candidates on decoded text keeps grammars character-level (see
+    the top ``top_k`` is viable, greedy decoding searches the ranking on down to
+    ``fallback_k`` (tokens the model gives a finite score); where none of those is either
+    (or under beam search), the row is left alone:
+    the model's own choice is then parsed and rejected downstream like any other bad
+    output. Checking candidates on decoded text keeps grammars character-level (see
     :mod:`tod_lab.pytod.constrained`) without a token-level automaton.
     """
 
@@ -186,7 +188,10 @@ class ViablePrefixLogitsProcessor(LogitsProcessor):
             if not constraint.viable(text):
                 continue  # already off the grammar (an earlier unconstrained step)
             kept = self._allowed(constraint, ids, text, candidates)
-            if not kept and self.fallback_k > len(candidates):
+            # greedy only: a beam with nothing allowed in its top_k is a poor hypothesis the
+            # other beams stand in for, and searching thousands of tokens for each such beam
+            # at each step made PyTOD's 4-beam agent ~4x slower
+            if not kept and self.keep == 1 and self.fallback_k > len(candidates):
                 values, deeper = scores[row].topk(min(self.fallback_k, width))
                 finite = deeper[torch.isfinite(values)].tolist()
                 kept = self._allowed(constraint, ids, text, finite[len(candidates):])

@@ -237,7 +237,7 @@ class SpecTODAgent:
 
     def _choose_first_functions(self, active: list[_Session], position: int, generator) -> None:
         """``function_choice: call``: the e2e model names the first call's function."""
-        calling = [s for s in active if s.functions]
+        calling = [s for s in active if s.functions and len(s.specs) > 1]  # else: no choice
         if not calling:
             return
         names = [[spec.name for spec in s.specs] for s in calling]

@@ -129,7 +129,8 @@ class FunctionSpec:
         cautions); ``"names"`` only the function and argument names: for tiny models trained
         from scratch on CPU, to which the descriptions mean nothing and cost most tokens;
         ``"functions"`` the function name alone (a model trained from scratch on one fixed
-        schema learns the arguments from its calls: the lists are constant tokens).
+        schema learns the arguments from its calls: the lists are constant tokens; the
+        system message then lists the names on one line, :func:`render_functions`).
         """
         if detail == "compact":
             return {
@@ -466,7 +467,10 @@ def build_catalog(
 
 
 def render_functions(specs: Iterable[FunctionSpec], detail: str = "full") -> str:
-    """``<FUNCTIONS><FUNCTION>{json}</FUNCTION>...</FUNCTIONS>`` as in the system message."""
+    """``<FUNCTIONS><FUNCTION>{json}</FUNCTION>...</FUNCTIONS>`` as in the system message
+    (``detail="functions"``: one line, ``Functions: a, b.``)."""
+    if detail == "functions":
+        return "Functions: " + ", ".join(spec.name for spec in specs) + "."
     body = "\n".join(
         f"<FUNCTION>{json.dumps(spec.to_spec(detail), ensure_ascii=False)}</FUNCTION>"
         for spec in specs

@@ -192,25 +192,27 @@ def action_inventory_text(
     )
 
 
+def call_format_text(detail: str = "full") -> str:
+    """How to call, for the system messages; none with ``spec_detail=functions`` (a model
+    trained from scratch learns the format from its calls)."""
+    if detail == "functions":
+        return ""
+    return (f'Call a function as {CALL_OPEN}{{"function": "name", "arguments": '
+            f'{{"argument": "value"}}}}{CALL_CLOSE}.')
+
+
 def e2e_system_message(
     instruction: str, specs: Sequence[FunctionSpec], inventory: str, detail: str = "full"
 ) -> str:
-    call_format = (
-        f'Call a function as {CALL_OPEN}{{"function": "name", "arguments": '
-        f'{{"argument": "value"}}}}{CALL_CLOSE}.'
-    )
-    parts = [instruction, render_functions(specs, detail), call_format, inventory]
+    parts = [instruction, render_functions(specs, detail), call_format_text(detail), inventory]
     return "\n\n".join(part for part in parts if part)
 
 
 def dst_system_message(
     instruction: str, specs: Sequence[FunctionSpec], detail: str = "full"
 ) -> str:
-    call_format = (
-        f'Call a function as {CALL_OPEN}{{"function": "name", "arguments": '
-        f'{{"argument": "value"}}}}{CALL_CLOSE}.'
-    )
-    return f"{instruction}\n\n{render_functions(specs, detail)}\n\n{call_format}"
+    parts = [instruction, render_functions(specs, detail), call_format_text(detail)]
+    return "\n\n".join(part for part in parts if part)
 
 
 def domain_system_message(instruction: str, specs: Sequence[FunctionSpec]) -> str:
