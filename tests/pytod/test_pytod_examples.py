@@ -290,6 +290,7 @@ def test_argument_key_tokens_make_each_slot_key_one_token(tmp_path, compose):
     assert set(tokens) == {t for slot in slots for t in argument_key_tokens(slot)}
     assert argument_key_tokens("city") == ('(city="', ', city="', '.city = "')
     assert PyTODSystem().tokenizer_tokens() == ()  # off by default
+    assert compose(["+experiment=pytod_tiny"]).system.argument_key_tokens  # on in the tiny recipe
 
     spec = ModelSpec.from_config(compose(["model=t5_tiny"]).model)
     texts = [r["source"] for r in datasets["ap"]] + [r["target"] for r in datasets["ap"]]
