@@ -250,7 +250,8 @@ class PromptConfig:
     domain_history_turns: int = 2  # previous exchanges the domain predictor sees
     domain_history_calls: bool = False  # ... with the functions called in each of them
     # full | compact (no descriptions) | names (argument names only) | functions (function
-    # names only, no action inventory: for tiny models trained on one fixed schema)
+    # names on one line, no call format or action inventory: for tiny models trained on one
+    # fixed schema)
     spec_detail: str = "full"
     # a call's arguments in the spec's order, or "state": the previous call's first, then
     # what the turn added (tod_lab.spectod.state.gold_arguments)
