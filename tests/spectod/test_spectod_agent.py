@@ -79,16 +79,16 @@ def test_oracle_agent_on_multiwoz_fixture_is_scored_by_the_multiwoz_evaluator(
     assert first["active_domains"] == ["restaurant"] and "[name]" in first["response"]
 
 
-# the defaults, spectod_tiny's prompt settings, and those with the domain history's calls
-TINY_PROMPT = {"spaced_values": True, "spec_detail": "names", "domain_history_turns": 1,
-               "observation_names": True}
+# the defaults, spectod_tiny's prompt settings, those with the domain history's calls, and
+# spectod_tiny's earlier ones (argument lists in the prompt, calls in spec order)
+TINY_PROMPT = {"spaced_values": True, "spec_detail": "functions", "argument_order": "state",
+               "domain_history_turns": 1, "observation_names": True}
 
 
 @pytest.mark.parametrize("prompt", [{}, TINY_PROMPT, {**TINY_PROMPT, "domain_history_calls": True},
-                                    {**TINY_PROMPT, "spec_detail": "functions"},
-                                    {**TINY_PROMPT, "argument_order": "state"}],
-                         ids=["defaults", "spectod_tiny", "domain_history_calls", "function_names_only",
-                              "state_argument_order"])
+                                    {**TINY_PROMPT, "spec_detail": "names", "argument_order": "spec"}],
+                         ids=["defaults", "spectod_tiny", "domain_history_calls",
+                              "argument_names_spec_order"])
 def test_oracle_agent_end_to_end_on_toy_multiwoz_inform_success_bleu(toy_multiwoz_source, tmp_path,
                                                                       prompt):
     """Every number of the MultiWOZ path at its ceiling: the agent loop, the DB observations,

@@ -88,7 +88,7 @@ def test_tiny_experiment_composes_for_both_toy_layouts(tmp_path, _compose):
     assert cfg.data.name == "toy_multiwoz" and cfg.model.name == "llama_tiny"
     assert cfg.trainer.lightning.max_time == "00:00:09:30"
     assert cfg.system.spec_detail == "functions" and cfg.system.argument_order == "state"
-    assert cfg.system.agent.function_choice == "call"
+    assert cfg.system.agent.function_choice == "call" and cfg.trainer.batch_size == 2
     # copyable values: the copy head, the user's pieces, a token per argument key
     assert cfg.model.copy_head and cfg.system.spaced_values and cfg.system.call_key_tokens
     cfg = _compose(["+experiment=spectod_tiny", "data=toy"], tmp_path)

@@ -101,7 +101,9 @@ def test_state_argument_order_extends_the_previous_call(mwz):
                                                    for name in written}), mwz, CallCounters()))
     assert list(state.arguments(hotel, "state")) == written
     assert list(state.arguments(hotel)) == written[::-1]
-    with pytest.raises(Exception, match="argument_order"):
+    from tod_lab.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="system.argument_order"):
         state.arguments(hotel, "alphabetical")
 
 
