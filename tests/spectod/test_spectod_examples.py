@@ -269,7 +269,7 @@ def test_spec_detail_functions_lists_function_names_only(toy_multiwoz_source):
     assert "<function_call>" not in system and "<FUNCTION>" not in system and "\n\n\n" not in system
     assert "pricerange" in full["e2e"][0]["messages"][0]["content"]
     assert len(system) < len(full["e2e"][0]["messages"][0]["content"]) / 2
-    assert [m for m in short["e2e"][0]["messages"][1:]] == [m for m in full["e2e"][0]["messages"][1:]]
+    assert short["e2e"][0]["messages"][1:] == full["e2e"][0]["messages"][1:]
     with pytest.raises(ConfigError, match="spec_detail"):
         SpecTODSystem(spec_detail="tiny").build_rows(
             toy_multiwoz_source.read("dev").subset(["MUL01005.json"]), seed=None)

@@ -127,10 +127,8 @@ class FunctionSpec:
 
         ``detail="compact"`` keeps only names, types and enums (no descriptions, examples or
         cautions); ``"names"`` only the function and argument names: for tiny models trained
-        from scratch on CPU, to which the descriptions mean nothing and cost most tokens;
-        ``"functions"`` the function name alone (a model trained from scratch on one fixed
-        schema learns the arguments from its calls: the lists are constant tokens; the
-        system message then lists the names on one line, :func:`render_functions`).
+        from scratch on CPU, to which the descriptions mean nothing and cost most tokens.
+        (``"functions"`` shows no spec at all: :func:`render_functions` lists the names.)
         """
         if detail == "compact":
             return {
@@ -139,8 +137,6 @@ class FunctionSpec:
             }
         if detail == "names":
             return {"name": self.name, "arguments": [a.name for a in self.arguments]}
-        if detail == "functions":
-            return {"name": self.name}
         if detail != "full":
             raise ConfigError(
                 "system.spec_detail", f"unknown value {detail!r}", "full|compact|names|functions"
@@ -467,8 +463,9 @@ def build_catalog(
 
 
 def render_functions(specs: Iterable[FunctionSpec], detail: str = "full") -> str:
-    """``<FUNCTIONS><FUNCTION>{json}</FUNCTION>...</FUNCTIONS>`` as in the system message
-    (``detail="functions"``: one line, ``Functions: a, b.``)."""
+    """``<FUNCTIONS><FUNCTION>{json}</FUNCTION>...</FUNCTIONS>`` as in the system message;
+    ``detail="functions"``: one line, ``Functions: a, b.`` (a model trained from scratch on
+    one fixed schema learns the arguments from its calls: the lists are constant tokens)."""
     if detail == "functions":
         return "Functions: " + ", ".join(spec.name for spec in specs) + "."
     body = "\n".join(

@@ -240,6 +240,11 @@ def choose_value(previous: str | None, values: tuple[str, ...]) -> str:
 ARGUMENT_ORDERS = ("spec", "state")
 
 
+def check_argument_order(order: str) -> None:
+    if order not in ARGUMENT_ORDERS:
+        raise ConfigError("system.argument_order", f"{order!r} is not one of {list(ARGUMENT_ORDERS)}")
+
+
 def gold_arguments(
     spec: FunctionSpec,
     state: State,
@@ -287,8 +292,7 @@ def to_arguments(spec: FunctionSpec, slots: Mapping[str, str], intent: str | Non
                  order: str = "spec") -> dict[str, str]:
     """Schema slots -> argument names (what a call shows): in the spec's order, or
     (``order="state"``) the intent first, then the slots in their own order."""
-    if order not in ARGUMENT_ORDERS:
-        raise ConfigError("system.argument_order", f"{order!r} is not one of {list(ARGUMENT_ORDERS)}")
+    check_argument_order(order)
     out: dict[str, str] = {}
     if order == "state":
         if intent is not None and spec.argument(INTENT_ARGUMENT) is not None:

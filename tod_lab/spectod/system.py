@@ -45,7 +45,7 @@ from tod_lab.spectod.examples import (
 )
 from tod_lab.spectod.functions import FunctionCatalog, build_catalog
 from tod_lab.spectod.prompts import CALL_CLOSE, CALL_OPEN, ChatRoles, argument_key_token
-from tod_lab.spectod.state import ARGUMENT_ORDERS
+from tod_lab.spectod.state import check_argument_order
 from tod_lab.systems import Generator, RunResult
 
 log = logging.getLogger(__name__)
@@ -88,9 +88,7 @@ class SpecTODSystem:
         name: str = "spectod",
     ):
         self.name = name
-        if argument_order not in ARGUMENT_ORDERS:
-            raise ConfigError("system.argument_order",
-                              f"{argument_order!r} is not one of {list(ARGUMENT_ORDERS)}")
+        check_argument_order(argument_order)
         self.style = style
         self.tasks = tuple(tasks)
         self.prompt = PromptConfig(
