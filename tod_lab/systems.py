@@ -11,9 +11,9 @@ system never imports Lightning. ``cfg.system`` instantiates an object satisfying
 
 Optional: ``system.tokenizer_tokens() -> tuple[str, ...]``, called after ``build_examples``:
 atomic tokens the system's texts use, added to the tokenizer (``train(added_tokens=...)``).
-A generator may also offer ``score_options_batch(prompts, options)`` (:class:`tod_lab.models.generate.BatchedGenerator`
-does): ``score_options`` for many prompts in shared batches; callers fall back to
-``score_options`` per prompt.
+A generator may also offer ``score_options_batch(prompts, options)``
+(:class:`tod_lab.models.generate.BatchedGenerator` does): ``score_options`` for many prompts
+in shared batches; callers fall back to ``score_options`` per prompt.
 
 Example rows (``datasets.Dataset`` per task):
 - seq2seq systems (``model_kind = "seq2seq"``): ``{"source": str, "target": str}``
