@@ -180,8 +180,15 @@ def test_causal_logits_are_a_distribution_and_cached_generate_matches_full_recom
         steps = torch.cat([steps, logits.argmax(-1, keepdim=True)], dim=1)
         step_mask = torch.cat([step_mask, torch.ones_like(step_mask[:, :1])], dim=1)
     assert torch.equal(generated, steps)
-    with pytest.raises(ValueError, match="beam search"):
-        model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=2, num_beams=2)
+    # beam search reorders the copy memory with the cache: the same beams as recomputing
+    # the whole sequence (and its memory) at every step
+    beams = dict(max_new_tokens=6, num_beams=3, num_return_sequences=3, output_scores=True,
+                 return_dict_in_generate=True)
+    cached = model.generate(input_ids=ids, attention_mask=mask, **beams)
+    uncached = model.generate(input_ids=ids, attention_mask=mask, use_cache=False, **beams)
+    assert torch.equal(cached.sequences, uncached.sequences)
+    assert torch.allclose(cached.sequences_scores, uncached.sequences_scores, atol=1e-4)
+    assert len({tuple(row) for row in cached.sequences[:3].tolist()}) == 3
 
     model.save_pretrained(tmp_path)
     reloaded = AutoModelForCausalLM.from_pretrained(tmp_path).eval()

@@ -14,8 +14,8 @@ names are pieces of the context, so the output distribution mixes (See et al., 2
 with a single-head copy attention ``a`` from the final hidden state over the context's
 final states, and a gate ``g = σ(w · [state; copy context])``. The context is the encoder
 output for T5, and every earlier position of the sequence (prompt and generated tokens)
-for Llama. ``logits`` are the log of the mixture: ``generate`` (greedy, sampling; beams
-for T5) and the cross-entropy loss work unchanged on them.
+for Llama. ``logits`` are the log of the mixture: ``generate`` (greedy, sampling, beams)
+and the cross-entropy loss work unchanged on them.
 
 ``model.copy_head=true`` builds a config-built tiny model with the head. The classes are
 registered as model types ``t5_copy`` / ``llama_copy``, so the Auto classes save and reload
@@ -201,8 +201,8 @@ class LlamaCopyForCausalLM(LlamaForCausalLM):
     """Each position may copy any token at or before it (prompt and generated so far).
 
     With the key/value cache, generate() carries the copy keys, states and ids of earlier
-    positions in ``copy_memory``. Beam search would have to reorder that memory with the
-    cache and is refused.
+    positions in ``copy_memory`` on the cache object itself, so beam search reorders the
+    memory together with the cache (:meth:`_reorder_cache`).
     """
 
     config_class = LlamaCopyConfig
@@ -217,24 +217,33 @@ class LlamaCopyForCausalLM(LlamaForCausalLM):
         if not init_copy_weights(module):
             super()._init_weights(module)
 
-    def generate(self, *args, **kwargs):
-        config = kwargs.get("generation_config") or self.generation_config
-        if max(kwargs.get("num_beams") or 1, config.num_beams or 1) > 1:
-            raise ValueError(f"{type(self).__name__} supports greedy decoding and sampling, not beam search")
-        return super().generate(*args, **kwargs)
-
     def _update_model_kwargs_for_generation(self, outputs, model_kwargs, *args, **kwargs):
         model_kwargs = super()._update_model_kwargs_for_generation(outputs, model_kwargs, *args, **kwargs)
-        # only with the key/value cache do later steps see just their new tokens
-        cached = getattr(outputs, "past_key_values", None) is not None
-        model_kwargs[COPY_MEMORY_KEY] = outputs.copy_memory if cached else None
+        # only with the key/value cache do later steps see just their new tokens; the memory
+        # rides on the cache object, the one thing generate() reorders between beam steps
+        cache = getattr(outputs, "past_key_values", None)
+        if cache is not None:
+            setattr(cache, COPY_MEMORY_KEY, outputs.copy_memory)
         return model_kwargs
+
+    def _reorder_cache(self, past_key_values, beam_idx):
+        """Beam search: the cache and the copy memory follow the surviving beams."""
+        past_key_values.reorder_cache(beam_idx)
+        memory = getattr(past_key_values, COPY_MEMORY_KEY, None)
+        if memory is not None:
+            setattr(past_key_values, COPY_MEMORY_KEY,
+                    tuple(part.index_select(0, beam_idx.to(part.device)) for part in memory))
+        return past_key_values
 
     def forward(self, input_ids=None, attention_mask=None, position_ids=None, past_key_values=None,
                 inputs_embeds=None, labels=None, use_cache=None, logits_to_keep=0,
                 copy_memory=None, **kwargs) -> CopyCausalLMOutput:
         if input_ids is None:
             raise ValueError(f"{type(self).__name__} needs input_ids: it copies tokens by id")
+        # transformers 5 passes the key/value cache as ``cache`` (``past_key_values`` before)
+        cache = kwargs.get("cache", past_key_values)
+        if copy_memory is None and cache is not None:
+            copy_memory = getattr(cache, COPY_MEMORY_KEY, None)
         outputs = self.model(
             input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
             past_key_values=past_key_values, inputs_embeds=inputs_embeds, use_cache=use_cache, **kwargs,
