@@ -86,9 +86,10 @@ TINY_PROMPT = {"spaced_values": True, "spec_detail": "functions", "argument_orde
 
 
 @pytest.mark.parametrize("prompt", [{}, TINY_PROMPT, {**TINY_PROMPT, "domain_history_calls": True},
-                                    {**TINY_PROMPT, "spec_detail": "names", "argument_order": "spec"}],
+                                    {**TINY_PROMPT, "spec_detail": "names", "argument_order": "spec"},
+                                    {**TINY_PROMPT, "call_style": "delta"}],
                          ids=["defaults", "spectod_tiny", "domain_history_calls",
-                              "argument_names_spec_order"])
+                              "argument_names_spec_order", "delta_calls"])
 def test_oracle_agent_end_to_end_on_toy_multiwoz_inform_success_bleu(toy_multiwoz_source, tmp_path,
                                                                       prompt):
     """Every number of the MultiWOZ path at its ceiling: the agent loop, the DB observations,

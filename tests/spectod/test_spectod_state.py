@@ -13,6 +13,7 @@ from tod_lab.spectod.prompts import call_prefix, render_call
 from tod_lab.spectod.state import (
     CallCounters,
     DialogueState,
+    delta_arguments,
     gold_arguments,
     parse_call,
     read_call,
@@ -107,7 +108,36 @@ def test_state_argument_order_extends_the_previous_call(mwz):
         state.arguments(hotel, "alphabetical")
 
 
-def _replay_sgd(split, dialogues, spaced_values=False, argument_order="spec"):
+def test_delta_calls_add_change_and_clear(mwz):
+    """``call_style: delta``: a call holds what the turn changed ("none" drops a slot); the
+    state keeps everything else, and an unreadable value changes nothing."""
+    hotel = mwz.get("find_book_hotel")
+    before = {"hotel-area": "north", "hotel-stars": "4", "hotel-parking": "yes"}
+    after = {"hotel-area": "south", "hotel-stars": "4", "hotel-internet": "yes"}
+    changed, intent = delta_arguments(after, None, before, None)
+    assert changed == {"hotel-area": "south", "hotel-internet": "yes", "hotel-parking": "none"}
+    assert intent is None
+    assert delta_arguments(before, "find_hotel", before, "find_hotel") == ({}, None)
+    assert delta_arguments(before, None, before, "find_hotel") == ({}, "none")
+
+    state = DialogueState()
+    counters = CallCounters()
+    call = lambda arguments: read_call(render_call(hotel.name, arguments), mwz, counters)  # noqa: E731
+    assert state.apply(call({"area": "north", "stars": "4", "parking": "yes"}), "delta")
+    assert state.apply(call(to_arguments(hotel, changed, intent)), "delta")
+    assert state.of("hotel") == after
+    assert not state.apply(call({}), "delta")  # a turn that changes nothing
+    assert not state.apply(call({"area": "underground"}), "delta")
+    assert state.of("hotel") == after
+    # the same calls read as cumulative ones would have emptied the state
+    assert DialogueState().apply(call({}), "cumulative") is False
+    from tod_lab.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="system.call_style"):
+        state.apply(call({}), "incremental")
+
+
+def _replay_sgd(split, dialogues, spaced_values=False, argument_order="spec", call_style="cumulative"):
     """Gold calls -> text -> parser -> state merge -> SGD frames, for ``dialogues``."""
     catalog = build_catalog(split.schema)
     db = ServiceResultsDB.from_split(split)
@@ -116,10 +146,11 @@ def _replay_sgd(split, dialogues, spaced_values=False, argument_order="spec"):
     for dialogue in dialogues:
         state = DialogueState()
         user_states = []
-        for turn in gold_turns(dialogue, catalog, db, argument_order=argument_order):
+        for turn in gold_turns(dialogue, catalog, db, argument_order=argument_order,
+                               call_style=call_style):
             for call in turn.record.calls:
                 text = render_call(call.function, call.arguments, spaced_values=spaced_values)
-                state.apply(read_call(text, catalog, counters))
+                state.apply(read_call(text, catalog, counters), call_style)
             user_states.append({s: state.sgd_state(s) for s in dialogue.services})
         predictions.append(sgd_prediction_dialogue(dialogue, user_states))
     return predictions, counters
@@ -136,15 +167,18 @@ def _assert_perfect(split, predictions, counters):
     return report
 
 
-@pytest.mark.parametrize(("spaced_values", "argument_order"),
-                         [(False, "spec"), (True, "spec"), (True, "state")])
-def test_gold_replay_reproduces_real_sgd_dev_states_sample(sgd_dev, spaced_values, argument_order):
+@pytest.mark.parametrize(("spaced_values", "argument_order", "call_style"),
+                         [(False, "spec", "cumulative"), (True, "spec", "cumulative"),
+                          (True, "state", "cumulative"), (True, "state", "delta")])
+def test_gold_replay_reproduces_real_sgd_dev_states_sample(sgd_dev, spaced_values, argument_order,
+                                                           call_style):
     """Also with the tiny models' spaced values ({"city": " San Jose "}): parsing strips them;
-    and with the state argument order (the intent argument first)."""
+    with the state argument order (the intent argument first); and with delta calls (what
+    each turn changed, merged by the agent's state)."""
     split = sgd_dev
     sample = split.dialogues[::20]  # ~105 dialogues, every dev service
     predictions, counters = _replay_sgd(split, sample, spaced_values=spaced_values,
-                                        argument_order=argument_order)
+                                        argument_order=argument_order, call_style=call_style)
     report = _assert_perfect(split.subset(d.dialogue_id for d in sample), predictions, counters)
     assert report.dialogues == len(sample)
 

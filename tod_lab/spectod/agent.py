@@ -29,14 +29,14 @@ from tod_lab.errors import ConfigError
 from tod_lab.spectod.constrained import CallArgumentsConstraint
 from tod_lab.spectod.db import Database
 from tod_lab.spectod.examples import ActionInventory, PromptConfig, domain_messages
-from tod_lab.spectod.functions import FunctionCatalog, FunctionSpec
+from tod_lab.spectod.functions import INTENT_ARGUMENT, FunctionCatalog, FunctionSpec
 from tod_lab.spectod.prompts import (
     CALL_CLOSE,
-    E2E_INSTRUCTIONS,
     RESPONSE_PREFIX,
     CallRecord,
     TurnRecord,
     call_prefix,
+    e2e_instructions,
     e2e_system_message,
     message,
     parse_assistant,
@@ -44,7 +44,13 @@ from tod_lab.spectod.prompts import (
     partial_turn_messages,
     turn_messages,
 )
-from tod_lab.spectod.state import CallCounters, DialogueState, read_call
+from tod_lab.spectod.state import (
+    CLEARED_VALUE,
+    CallCounters,
+    DialogueState,
+    read_call,
+    to_arguments,
+)
 from tod_lab.systems import Generator
 
 log = logging.getLogger(__name__)
@@ -191,7 +197,7 @@ class SpecTODAgent:
 
     def _open(self, dialogue: Dialogue) -> _Session:
         specs = self.prompt.prompt_functions(self.catalog, dialogue)
-        system = e2e_system_message(E2E_INSTRUCTIONS[0], specs,
+        system = e2e_system_message(e2e_instructions(self.prompt.call_style)[0], specs,
                                     self.inventory.text(specs, self.catalog.style,
                                                         self.prompt.spec_detail),
                                     self.prompt.spec_detail)
@@ -266,9 +272,10 @@ class SpecTODAgent:
         prefixes = [call_prefix(name) for name in names]
         prompts = [self._call_prompt(s, s.user_turns[position]) for s in pending]
         extra = {}
+        cleared = (CLEARED_VALUE,) if self.prompt.call_style == "delta" else ()
         if self.settings.constrained_calls:
             extra["constraints"] = [
-                CallArgumentsConstraint.for_messages(spec, prompt, self.prompt.roles.system)
+                CallArgumentsConstraint.for_messages(spec, prompt, self.prompt.roles.system, cleared)
                 if (spec := self.catalog.get(name)) is not None else None
                 for name, prompt in zip(names, prompts, strict=True)
             ]
@@ -286,13 +293,17 @@ class SpecTODAgent:
             call = read_call(prefix + text + CALL_CLOSE, self.catalog, self.stats.counters,
                              expected=name)
             if call is not None:
-                session.state.apply(call)
+                session.state.apply(call, self.prompt.call_style)
             count = first = None
             if self.db is not None:
                 constraints = session.state.db_constraints(spec)
                 count = self.db.count(spec.service, constraints)
                 first = self.db.first_name(spec.service, constraints)
-            arguments = session.state.arguments(spec, self.prompt.argument_order)
+            if self.prompt.call_style == "delta":
+                # the history shows the change the call made, as the training calls do
+                arguments = _delta_record(spec, call, self.prompt.argument_order)
+            else:
+                arguments = session.state.arguments(spec, self.prompt.argument_order)
             session.calls.append(CallRecord(name, arguments, count, first))
 
     def _predict_responses(self, active: list[_Session], position: int, generator) -> None:
@@ -338,6 +349,17 @@ class SpecTODAgent:
                 )
             )
             self.stats.turns += 1
+
+
+def _delta_record(spec: FunctionSpec, call, order: str) -> dict[str, str]:
+    """A delta call's valid arguments as its history record (nothing for an unreadable call)."""
+    if call is None:
+        return {}
+    cleared = sorted(call.cleared - {INTENT_ARGUMENT} - set(call.slots))
+    changed = {**call.slots, **dict.fromkeys(cleared, CLEARED_VALUE)}
+    intent = call.intent if call.intent is not None else (
+        CLEARED_VALUE if INTENT_ARGUMENT in call.cleared else None)
+    return to_arguments(spec, changed, intent, order)
 
 
 def _system_follows(dialogue: Dialogue, user_position: int) -> bool:

@@ -3,7 +3,7 @@
 After the forced prefix ``<function_call>{"function": "find_restaurant", "arguments":`` the
 model writes the arguments object. :class:`CallArgumentsConstraint` lets generation keep
 only continuations that stay a JSON object of that function's argument names with string
-values that are an enum value of the argument, ``dontcare``, or a span of the conversation
+values that are an enum value of the argument, ``dontcare`` (and ``none`` in delta calls), or a span of the conversation
 so far (see :class:`tod_lab.models.generate.CopyableValues`) -- so a tiny model cannot
 write a restaurant nobody mentioned, and the call always closes. The output is then read
 by :func:`tod_lab.spectod.state.read_call` like any other.
@@ -35,16 +35,19 @@ def _arguments_grammar(names: tuple[str, ...]):
 class CallArgumentsConstraint:
     """Whether a (partial) continuation of a call prefix is still an allowed call."""
 
-    def __init__(self, spec: FunctionSpec, conversation: str):
+    def __init__(self, spec: FunctionSpec, conversation: str, extra_values: tuple[str, ...] = ()):
         self.spec = spec
         self.pattern = _arguments_grammar(tuple(a.name for a in spec.arguments))
         self.values = CopyableValues(conversation)
+        # values every argument may take besides its own: dontcare, and "none" in delta calls
+        self.special = (DONTCARE, *extra_values)
 
     @classmethod
-    def for_messages(cls, spec: FunctionSpec, messages: Iterable[dict], system_role: str):
+    def for_messages(cls, spec: FunctionSpec, messages: Iterable[dict], system_role: str,
+                     extra_values: tuple[str, ...] = ()):
         """The conversation is every message but the system one (function specs)."""
         text = "\n".join(m["content"] for m in messages if m["role"] != system_role)
-        return cls(spec, text)
+        return cls(spec, text, extra_values)
 
     def _values_ok(self, text: str) -> bool:
         quoted = text.split('"')[1::2]  # key, value, key, value, ... (the last may be open)
@@ -60,13 +63,13 @@ class CallArgumentsConstraint:
             argument = self.spec.argument(quoted[i - 1])
             if argument is None:
                 return False
-            choices = (*argument.enum, DONTCARE)
+            choices = (*argument.enum, *self.special)
             complete = not (open_string and i == len(quoted) - 1)
             if argument.enum:
                 # categorical: one of the enum (the state keeps the schema's spelling)
                 if not viable_choice(quoted[i], choices, complete=complete):
                     return False
-            elif not self.values.allows(quoted[i], complete=complete, allowed=(DONTCARE,)):
+            elif not self.values.allows(quoted[i], complete=complete, allowed=self.special):
                 return False
         return True
 

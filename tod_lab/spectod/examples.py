@@ -48,8 +48,6 @@ from tod_lab.spectod.db import Database
 from tod_lab.spectod.functions import FunctionCatalog, FunctionSpec
 from tod_lab.spectod.prompts import (
     DOMAIN_INSTRUCTIONS,
-    DST_INSTRUCTIONS,
-    E2E_INSTRUCTIONS,
     CallRecord,
     ChatRoles,
     TurnRecord,
@@ -57,13 +55,15 @@ from tod_lab.spectod.prompts import (
     domain_system_message,
     domain_target,
     domain_user_message,
+    dst_instructions,
     dst_system_message,
+    e2e_instructions,
     e2e_system_message,
     message,
     sample_instruction,
     turn_messages,
 )
-from tod_lab.spectod.state import gold_arguments, to_arguments
+from tod_lab.spectod.state import check_call_style, delta_arguments, gold_arguments, to_arguments
 
 # MultiWOZ system acts (ConvLab inventory). The official instruction listed only some of
 # them; tod_lab lists all of these plus whatever else the training data uses.
@@ -126,9 +126,12 @@ def gold_turns(
     *,
     dialog_acts: Mapping[str, Any] | None = None,
     argument_order: str = "spec",
+    call_style: str = "cumulative",
 ) -> list[GoldTurn]:
     """The reference dialogue as the turn records the agent produces (``argument_order``:
-    see :func:`tod_lab.spectod.state.gold_arguments`)."""
+    see :func:`tod_lab.spectod.state.gold_arguments`; ``call_style``: whole-state calls or
+    what the turn changed, :func:`tod_lab.spectod.state.delta_arguments`)."""
+    check_call_style(call_style)
     function_names = {spec.service: spec.name for spec in catalog}
     slots: dict[str, dict[str, str]] = {}
     intents: dict[str, str] = {}
@@ -137,6 +140,7 @@ def gold_turns(
     for index, turn in enumerate(turns):
         if not turn.is_user:
             continue
+        before = ({service: dict(values) for service, values in slots.items()}, dict(intents))
         active_services: set[str] = set()
         for frame in turn.frames:
             if frame.state is None or not catalog.has_service(frame.service):
@@ -159,7 +163,13 @@ def gold_turns(
             if spec.service not in active_services:
                 continue
             active.append(spec.name)
-            calls.append(_gold_call(spec, slots, intents, db, argument_order))
+            call = _gold_call(spec, slots, intents, db, argument_order)
+            if call_style == "delta":
+                changed, intent = delta_arguments(
+                    slots.get(spec.service, {}), intents.get(spec.service),
+                    before[0].get(spec.service, {}), before[1].get(spec.service))
+                call = replace(call, arguments=to_arguments(spec, changed, intent, argument_order))
+            calls.append(call)
         system = turns[index + 1] if index + 1 < len(turns) else None
         if system is not None and system.is_user:
             raise DataError(
@@ -256,6 +266,9 @@ class PromptConfig:
     # a call's arguments in the spec's order, or "state": the previous call's first, then
     # what the turn added (tod_lab.spectod.state.gold_arguments)
     argument_order: str = "spec"
+    # cumulative: each call holds the whole state (the paper) | delta: what the turn changed
+    # (tod_lab.spectod.state.delta_arguments; the agent merges it into its state)
+    call_style: str = "cumulative"
     spaced_values: bool = False  # call values written " north ": see prompts.render_call
     # observations also name the first DB match ("There are 3 entities match, the first is
     # x"): the delexicalised history never shows the venue the system offered, which
@@ -285,7 +298,7 @@ def e2e_conversation(
     *,
     policy_loss: bool = True,
 ) -> list[dict[str, Any]]:
-    system = e2e_system_message(sample_instruction(E2E_INSTRUCTIONS, rng), specs,
+    system = e2e_system_message(sample_instruction(e2e_instructions(prompt.call_style), rng), specs,
                                 inventory.text(specs, style, prompt.spec_detail),
                                 prompt.spec_detail)
     messages = [message(prompt.roles.system, system)]
@@ -355,7 +368,7 @@ def dst_conversation(
     prompt: PromptConfig,
     rng: random.Random | None,
 ) -> list[dict[str, Any]]:
-    system = dst_system_message(sample_instruction(DST_INSTRUCTIONS, rng), specs,
+    system = dst_system_message(sample_instruction(dst_instructions(prompt.call_style), rng), specs,
                                 prompt.spec_detail)
     messages = [message(prompt.roles.system, system)]
     for turn in gold:

@@ -54,6 +54,15 @@ E2E_INSTRUCTIONS = (
     "the functions below with all arguments collected so far; after the observation, give "
     "the action you take and your delexicalised reply.",
 )
+# call_style=delta: a call holds what the user's turn changed ("none" removes a value)
+E2E_DELTA_INSTRUCTIONS = (
+    "You are a task-oriented assistant. When the user's request concerns one of the "
+    "functions below, call it with the arguments the user's turn adds or changes, read the "
+    "observation, then answer with the dialogue action and a delexicalised response.",
+    "Help the user through function calls. For each user turn, call the relevant functions "
+    "with only the arguments that turn gives or changes, look at how many entities match, "
+    "and reply with an action and a delexicalised response.",
+)
 DOMAIN_INSTRUCTIONS = (
     "Which of the functions below does the user's last turn concern? Answer with the "
     "function names separated by commas, or 'none'.",
@@ -70,6 +79,21 @@ DST_INSTRUCTIONS = (
     "Keep the function arguments up to date with the user's requests, one cumulative call "
     "per user turn.",
 )
+
+DST_DELTA_INSTRUCTIONS = (
+    "Track the user's goal: after each user turn, call the relevant function with the "
+    "arguments that turn adds or changes.",
+    "For each user turn, write the function call with the constraints it adds or changes "
+    "('none' for one the user drops).",
+)
+
+
+def e2e_instructions(call_style: str) -> tuple[str, ...]:
+    return E2E_DELTA_INSTRUCTIONS if call_style == "delta" else E2E_INSTRUCTIONS
+
+
+def dst_instructions(call_style: str) -> tuple[str, ...]:
+    return DST_DELTA_INSTRUCTIONS if call_style == "delta" else DST_INSTRUCTIONS
 
 
 @dataclass(frozen=True)

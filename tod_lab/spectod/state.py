@@ -108,6 +108,9 @@ class ValidatedCall:
     slots: dict[str, str]  # schema slot -> value (valid ones)
     invalid_slots: set[str]  # slots the call named with a value we could not accept
     intent: str | None
+    # slots the call named with an empty value ("none"): a delta call removes them (a
+    # cumulative call removes a slot by leaving it out)
+    cleared: set[str] = field(default_factory=set)
 
 
 def validate_arguments(
@@ -115,6 +118,7 @@ def validate_arguments(
 ) -> ValidatedCall:
     slots: dict[str, str] = {}
     invalid: set[str] = set()
+    cleared: set[str] = set()
     intent: str | None = None
     for name, raw in arguments.items():
         arg = spec.argument(str(name))
@@ -129,10 +133,11 @@ def validate_arguments(
             invalid.add(arg.slot)
             continue
         canonical = arg.canonical_value(value)
-        if value.lower() in EMPTY_VALUES and canonical is not None and not arg.enum:
-            continue  # "no value": the argument is absent from the cumulative call
-        if value.lower() in EMPTY_VALUES and canonical is None:
-            continue  # (an enum may list "None" as a real value, e.g. SGD subtitles)
+        empty = value.lower() in EMPTY_VALUES and (canonical is None or not arg.enum)
+        if empty:
+            # "no value" (an enum may list "None" as a real value, e.g. SGD subtitles)
+            cleared.add(arg.slot)
+            continue
         if canonical is None and arg.enum:
             canonical = _boolean_alias(value, arg.enum)
         if canonical is None:
@@ -144,7 +149,7 @@ def validate_arguments(
             intent = canonical
         else:
             slots[arg.slot] = canonical
-    return ValidatedCall(spec, slots, invalid, intent)
+    return ValidatedCall(spec, slots, invalid, intent, cleared)
 
 
 def read_call(
@@ -171,18 +176,27 @@ class DialogueState:
     slots: dict[str, dict[str, str]] = field(default_factory=dict)
     intents: dict[str, str] = field(default_factory=dict)
 
-    def apply(self, call: ValidatedCall) -> bool:
-        """Merge a cumulative call; returns whether the service's state changed."""
+    def apply(self, call: ValidatedCall, style: str = "cumulative") -> bool:
+        """Merge a call (``style``: see :func:`delta_arguments`); returns whether the
+        service's state changed."""
+        check_call_style(style)
         service = call.function.service
         before = (dict(self.slots.get(service, {})), self.intents.get(service))
         previous = self.slots.get(service, {})
-        merged = dict(call.slots)
-        for slot in call.invalid_slots:  # unreadable value: keep what we had
-            if slot in previous and slot not in merged:
-                merged[slot] = previous[slot]
+        if style == "delta":
+            merged = {slot: v for slot, v in previous.items() if slot not in call.cleared}
+            merged.update(call.slots)  # an unreadable value (invalid_slots) changes nothing
+        else:
+            merged = dict(call.slots)
+            for slot in call.invalid_slots:  # unreadable value: keep what we had
+                if slot in previous and slot not in merged:
+                    merged[slot] = previous[slot]
         self.slots[service] = merged
         if call.intent is not None:
             self.intents[service] = call.intent
+        elif style == "delta":
+            if INTENT_ARGUMENT in call.cleared:
+                self.intents.pop(service, None)
         elif call.function.intents and INTENT_ARGUMENT not in call.invalid_slots:
             self.intents.pop(service, None)  # cumulative: no intent argument = no intent
         return before != (merged, self.intents.get(service))
@@ -238,11 +252,38 @@ def choose_value(previous: str | None, values: tuple[str, ...]) -> str:
 
 
 ARGUMENT_ORDERS = ("spec", "state")
+CALL_STYLES = ("cumulative", "delta")
+# the value a delta call gives a slot the turn removed (one of EMPTY_VALUES)
+CLEARED_VALUE = "none"
 
 
 def check_argument_order(order: str) -> None:
     if order not in ARGUMENT_ORDERS:
         raise ConfigError("system.argument_order", f"{order!r} is not one of {list(ARGUMENT_ORDERS)}")
+
+
+def check_call_style(style: str) -> None:
+    if style not in CALL_STYLES:
+        raise ConfigError("system.call_style", f"{style!r} is not one of {list(CALL_STYLES)}")
+
+
+def delta_arguments(
+    slots: Mapping[str, str], intent: str | None,
+    previous: Mapping[str, str], previous_intent: str | None,
+) -> tuple[dict[str, str], str | None]:
+    """What a turn changed in one service's state, as a delta call holds it.
+
+    ``call_style=cumulative`` calls repeat the whole state every turn (the Spec-TOD paper);
+    ``delta`` calls hold only the slots whose value is new or changed (in ``slots``' order),
+    the removed ones with :data:`CLEARED_VALUE`, and the intent where it changed; the agent
+    merges them into its state. A delta call is as short as what the turn said, so a small
+    model neither copies the state forward each turn nor learns to stop after it.
+    """
+    changed = {slot: value for slot, value in slots.items() if previous.get(slot) != value}
+    changed.update({slot: CLEARED_VALUE for slot in previous if slot not in slots})
+    if intent == previous_intent:
+        return changed, None
+    return changed, (CLEARED_VALUE if intent is None else intent)
 
 
 def gold_arguments(

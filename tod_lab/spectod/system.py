@@ -45,7 +45,7 @@ from tod_lab.spectod.examples import (
 )
 from tod_lab.spectod.functions import FunctionCatalog, build_catalog
 from tod_lab.spectod.prompts import CALL_CLOSE, CALL_OPEN, ChatRoles, argument_key_token
-from tod_lab.spectod.state import check_argument_order
+from tod_lab.spectod.state import check_argument_order, check_call_style
 from tod_lab.systems import Generator, RunResult
 
 log = logging.getLogger(__name__)
@@ -70,6 +70,7 @@ class SpecTODSystem:
         domain_history_calls: bool = False,
         spec_detail: str = "full",
         argument_order: str = "spec",
+        call_style: str = "cumulative",
         spaced_values: bool = False,
         observation_names: bool = False,
         roles: Mapping[str, str] | None = None,
@@ -89,6 +90,7 @@ class SpecTODSystem:
     ):
         self.name = name
         check_argument_order(argument_order)
+        check_call_style(call_style)
         self.style = style
         self.tasks = tuple(tasks)
         self.prompt = PromptConfig(
@@ -98,6 +100,7 @@ class SpecTODSystem:
             domain_history_calls=bool(domain_history_calls),
             spec_detail=spec_detail,
             argument_order=argument_order,
+            call_style=call_style,
             spaced_values=bool(spaced_values),
             observation_names=bool(observation_names),
         )
@@ -174,6 +177,7 @@ class SpecTODSystem:
                 "domain_history_calls": self.prompt.domain_history_calls,
                 "spec_detail": self.prompt.spec_detail,
                 "argument_order": self.prompt.argument_order,
+                "call_style": self.prompt.call_style,
                 "spaced_values": self.prompt.spaced_values,
                 "observation_names": self.prompt.observation_names,
                 "call_key_tokens": self.call_key_tokens,
@@ -202,7 +206,8 @@ class SpecTODSystem:
         db = self.database(train)
         acts = train.extras.get("dialog_acts")
         gold = {d.dialogue_id: gold_turns(d, self.catalog, db, dialog_acts=acts,
-                                          argument_order=self.prompt.argument_order)
+                                          argument_order=self.prompt.argument_order,
+                                          call_style=self.prompt.call_style)
                 for d in train}
         self.inventory = action_inventory(self.catalog, gold.values())
         rows = build_task_rows(
@@ -254,7 +259,8 @@ class SpecTODSystem:
         rng = random.Random(seed + 1)
         rows = []
         for dialogue in chosen:
-            turns = gold_turns(dialogue, catalog, None, argument_order=self.prompt.argument_order)
+            turns = gold_turns(dialogue, catalog, None, argument_order=self.prompt.argument_order,
+                               call_style=self.prompt.call_style)
             specs = catalog.select(dialogue.services)
             rows.append(
                 {
