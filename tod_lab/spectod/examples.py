@@ -329,6 +329,43 @@ def json_safe(said: SaidValues) -> SaidValues:
     })
 
 
+def answer_pools(gold: Iterable[Sequence[GoldTurn]]) -> dict[tuple[str, ...], list[tuple[Any, str]]]:
+    """Every system answer (action, delexicalised response) of the split, by the functions
+    its turn called: what :func:`shuffle_answers` draws from."""
+    pools: dict[tuple[str, ...], list[tuple[Any, str]]] = {}
+    for turns in gold:
+        for turn in turns:
+            if turn.record.has_response:
+                pools.setdefault(tuple(turn.active), []).append(
+                    (turn.record.action, turn.record.response))
+    return pools
+
+
+def shuffle_answers(
+    gold: Sequence[GoldTurn],
+    pools: Mapping[tuple[str, ...], Sequence[tuple[Any, str]]],
+    probability: float,
+    rng: random.Random,
+) -> list[GoldTurn]:
+    """``gold`` with each system answer replaced, with ``probability``, by another answer of
+    a turn that called the same functions (``system.response_shuffle``).
+
+    Why: at inference the history holds the agent's own answers, and the user's next words
+    reply to the reference's; trained on reference answers only, a model reads the user's
+    turn through the system's ("I'd like thai food." after its own "I recommend [name]"
+    changed nothing for sq19's model: JGA 64.0 with its own answers in the history, 88.2
+    with the reference's). Calls, observations and the user's words stay as they were.
+    """
+    out = []
+    for turn in gold:
+        pool = pools.get(tuple(turn.active), ())
+        if turn.record.has_response and pool and rng.random() < probability:
+            action, response = pool[rng.randrange(len(pool))]
+            turn = replace(turn, record=replace(turn.record, action=action, response=response))
+        out.append(turn)
+    return out
+
+
 def e2e_swap_conversations(
     gold: Sequence[GoldTurn],
     specs: Sequence[FunctionSpec],

@@ -36,12 +36,14 @@ from tod_lab.spectod.examples import (
     GoldTurn,
     PromptConfig,
     action_inventory,
+    answer_pools,
     build_task_rows,
     dst_conversation,
     e2e_swap_conversations,
     gold_turns,
     json_safe,
     select_aux_dialogues,
+    shuffle_answers,
 )
 from tod_lab.spectod.functions import FunctionCatalog, build_catalog
 from tod_lab.spectod.prompts import CALL_CLOSE, CALL_OPEN, ChatRoles, argument_key_token
@@ -81,6 +83,7 @@ class SpecTODSystem:
         aux_dst: Mapping[str, Any] | None = None,
         value_swap_copies: int = 0,
         value_swap_categorical: bool = False,
+        response_shuffle: float = 0.0,
         call_key_tokens: bool = False,
         agent: Mapping[str, Any] | None = None,
         eval_dialogues: int | None = None,
@@ -117,6 +120,13 @@ class SpecTODSystem:
                               f"copies e2e conversations, but system.tasks is {list(self.tasks)}",
                               "add e2e to system.tasks or set system.value_swap_copies=0")
         self.value_swap_categorical = bool(value_swap_categorical)
+        if not 0.0 <= float(response_shuffle) <= 1.0:
+            raise ConfigError("system.response_shuffle", f"a probability in [0, 1], got {response_shuffle}")
+        if float(response_shuffle) and not self.value_swap_copies:
+            raise ConfigError("system.response_shuffle", "shuffles the answers of the value-swapped "
+                              "copies, but system.value_swap_copies is 0",
+                              "set system.value_swap_copies >= 1")
+        self.response_shuffle = float(response_shuffle)
         self.call_key_tokens = bool(call_key_tokens)
         self._key_arguments: set[str] = set()  # argument names of every catalog trained on
         try:
@@ -225,12 +235,17 @@ class SpecTODSystem:
         """Value-swapped copies of the e2e conversations (training only)."""
         assert self.catalog is not None and self.inventory is not None
         said = json_safe(SaidValues.from_split(train, categorical=self.value_swap_categorical))
-        # their own rng: turning swaps on leaves every other example as it was
+        # their own rngs: turning swaps (or answer shuffles) on leaves every other example as it was
         rng = random.Random(f"value-swaps:{seed}")
+        shuffle_rng = random.Random(f"response-shuffle:{seed}")
+        pools = answer_pools(gold.values()) if self.response_shuffle else {}
         rows = []
         for dialogue in train:
+            turns = gold[dialogue.dialogue_id]
+            if self.response_shuffle:
+                turns = shuffle_answers(turns, pools, self.response_shuffle, shuffle_rng)
             copies = e2e_swap_conversations(
-                gold[dialogue.dialogue_id], self.prompt.prompt_functions(self.catalog, dialogue),
+                turns, self.prompt.prompt_functions(self.catalog, dialogue),
                 self.inventory, self.prompt, said, rng, self.value_swap_copies,
                 self.catalog.style,
             )
