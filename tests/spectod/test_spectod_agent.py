@@ -206,9 +206,10 @@ def test_forced_prefixes_end_on_a_token_boundary_of_the_training_text(multiwoz_r
         assert tokenizer.encode(prefix + " ").ids != whole[: len(head) + 1]
 
 
-@pytest.mark.parametrize("observation_names", [True, False])
+@pytest.mark.parametrize(("observation_names", "call_style"),
+                         [(True, "cumulative"), (False, "cumulative"), (True, "delta")])
 def test_constrained_calls_allow_every_gold_call_of_the_toy_corpus(toy_multiwoz_source,
-                                                                   observation_names):
+                                                                   observation_names, call_style):
     """With the first match named in the observations, the DST constraint never blocks a
     gold call: each one, and each of its prefixes, is allowed where the agent asks for it
     (the oracle answers the agent's own prompts). Without them, the venue the system
@@ -218,7 +219,7 @@ def test_constrained_calls_allow_every_gold_call_of_the_toy_corpus(toy_multiwoz_
 
     dev = toy_multiwoz_source.read("dev")
     sample = dev.subset(dev.dialogue_ids[:8])
-    system = SpecTODSystem(observation_names=observation_names)
+    system = SpecTODSystem(observation_names=observation_names, call_style=call_style)
     rows = system.build_rows(sample, seed=None)
     agent = SpecTODAgent(system.catalog, system.inventory, system.database(sample), system.prompt,
                          AgentSettings(constrained_calls=True))

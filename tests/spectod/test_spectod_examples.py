@@ -208,6 +208,43 @@ def test_value_swapped_conversations_keep_the_state_true(toy_source):
     assert "e2e_swap" not in SpecTODSystem(value_swap_copies=2).build_rows(sample, seed=None)
 
 
+def _answers(messages):
+    return [m["content"] for m in messages if m["content"].startswith("Action:")]
+
+
+def test_response_shuffle_gives_the_call_only_copies_other_turns_answers(toy_multiwoz_source):
+    """``response_shuffle``: the value-swapped copies (loss on the calls only) show other
+    turns' system answers, drawn from the split's answers with the seed; the conversations
+    the policy learns from keep the reference's."""
+    train = toy_multiwoz_source.read("train")
+    sample = train.subset(train.dialogue_ids[:30])
+    plain = SpecTODSystem(value_swap_copies=2).build_rows(sample, seed=0)
+    rows = SpecTODSystem(value_swap_copies=2, response_shuffle=1.0).build_rows(sample, seed=0)
+    assert rows["e2e"] == plain["e2e"] and rows["domain"] == plain["domain"]
+    originals = {r["dialogue_id"]: r["messages"] for r in rows["e2e"]}
+    every_answer = {a for messages in originals.values() for a in _answers(messages)}
+    changed = kept = 0
+    for row in rows["e2e_swap"]:
+        base = originals[row["dialogue_id"].split("#")[0]]
+        assert [m["role"] for m in row["messages"]] == [m["role"] for m in base]
+        assert all(m["loss"] == m["content"].startswith(CALL_OPEN) for m in row["messages"][1:])
+        for old, new in zip(_answers(base), _answers(row["messages"]), strict=True):
+            assert new in every_answer
+            changed += old != new
+            kept += old == new
+    assert changed > 3 * kept  # with probability 1 only a draw of the same answer keeps one
+    unshuffled = [a for r in plain["e2e_swap"] for a in _answers(r["messages"])]
+    base_answers = [a for r in plain["e2e_swap"]
+                    for a in _answers(originals[r["dialogue_id"].split("#")[0]])]
+    assert unshuffled == base_answers
+    again = SpecTODSystem(value_swap_copies=2, response_shuffle=1.0).build_rows(sample, seed=0)
+    assert again["e2e_swap"] == rows["e2e_swap"]
+    with pytest.raises(ConfigError, match="system.response_shuffle"):
+        SpecTODSystem(value_swap_copies=2, response_shuffle=1.5)
+    with pytest.raises(ConfigError, match="system.response_shuffle"):
+        SpecTODSystem(response_shuffle=0.5)  # no copies to shuffle
+
+
 def test_value_swap_copies_must_be_usable():
     with pytest.raises(ConfigError, match="system.value_swap_copies"):
         SpecTODSystem(value_swap_copies=-1)
