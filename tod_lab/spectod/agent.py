@@ -48,6 +48,7 @@ from tod_lab.spectod.state import (
     CLEARED_VALUE,
     CallCounters,
     DialogueState,
+    ValidatedCall,
     read_call,
     to_arguments,
 )
@@ -351,7 +352,7 @@ class SpecTODAgent:
             self.stats.turns += 1
 
 
-def _delta_record(spec: FunctionSpec, call, order: str) -> dict[str, str]:
+def _delta_record(spec: FunctionSpec, call: ValidatedCall | None, order: str) -> dict[str, str]:
     """A delta call's valid arguments as its history record (nothing for an unreadable call)."""
     if call is None:
         return {}

@@ -3,10 +3,10 @@
 After the forced prefix ``<function_call>{"function": "find_restaurant", "arguments":`` the
 model writes the arguments object. :class:`CallArgumentsConstraint` lets generation keep
 only continuations that stay a JSON object of that function's argument names with string
-values that are an enum value of the argument, ``dontcare`` (and ``none`` in delta calls), or a span of the conversation
-so far (see :class:`tod_lab.models.generate.CopyableValues`) -- so a tiny model cannot
-write a restaurant nobody mentioned, and the call always closes. The output is then read
-by :func:`tod_lab.spectod.state.read_call` like any other.
+values that are an enum value of the argument, ``dontcare`` (and ``none`` in delta calls),
+or a span of the conversation so far (see :class:`tod_lab.models.generate.CopyableValues`)
+-- so a tiny model cannot write a restaurant nobody mentioned, and the call always closes.
+The output is then read by :func:`tod_lab.spectod.state.read_call` like any other.
 """
 
 from __future__ import annotations
