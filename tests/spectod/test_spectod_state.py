@@ -129,8 +129,10 @@ def test_delta_calls_add_change_and_clear(mwz):
     assert not state.apply(call({}), "delta")  # a turn that changes nothing
     assert not state.apply(call({"area": "underground"}), "delta")
     assert state.of("hotel") == after
-    # the same calls read as cumulative ones would have emptied the state
-    assert DialogueState().apply(call({}), "cumulative") is False
+    # the same empty call read as a cumulative one empties the service's state
+    cumulative = DialogueState()
+    cumulative.apply(call({"area": "north", "stars": "4"}), "cumulative")
+    assert cumulative.apply(call({}), "cumulative") and cumulative.of("hotel") == {}
     from tod_lab.errors import ConfigError
 
     with pytest.raises(ConfigError, match="system.call_style"):

@@ -143,9 +143,9 @@ class ViablePrefixLogitsProcessor(LogitsProcessor):
     token: when the text so far is complete); every other token gets -inf. Where none of
     the top ``top_k`` is viable, greedy decoding searches the ranking on down to
     ``fallback_k`` (tokens the model gives a finite score); where none of those is either
-    (or under beam search), the row is left alone:
-    the model's own choice is then parsed and rejected downstream like any other bad
-    output. Checking candidates on decoded text keeps grammars character-level (see
+    (or under beam search), the row is left alone: the model's own choice is then parsed
+    and rejected downstream like any other bad output. Checking candidates on decoded text
+    keeps grammars character-level (see
     :mod:`tod_lab.pytod.constrained`) without a token-level automaton.
     """
 

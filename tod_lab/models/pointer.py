@@ -217,15 +217,6 @@ class LlamaCopyForCausalLM(LlamaForCausalLM):
         if not init_copy_weights(module):
             super()._init_weights(module)
 
-    def _update_model_kwargs_for_generation(self, outputs, model_kwargs, *args, **kwargs):
-        model_kwargs = super()._update_model_kwargs_for_generation(outputs, model_kwargs, *args, **kwargs)
-        # only with the key/value cache do later steps see just their new tokens; the memory
-        # rides on the cache object, the one thing generate() reorders between beam steps
-        cache = getattr(outputs, "past_key_values", None)
-        if cache is not None:
-            setattr(cache, COPY_MEMORY_KEY, outputs.copy_memory)
-        return model_kwargs
-
     def _reorder_cache(self, past_key_values, beam_idx):
         """Beam search: the cache and the copy memory follow the surviving beams."""
         past_key_values.reorder_cache(beam_idx)
@@ -237,13 +228,12 @@ class LlamaCopyForCausalLM(LlamaForCausalLM):
 
     def forward(self, input_ids=None, attention_mask=None, position_ids=None, past_key_values=None,
                 inputs_embeds=None, labels=None, use_cache=None, logits_to_keep=0,
-                copy_memory=None, **kwargs) -> CopyCausalLMOutput:
+                **kwargs) -> CopyCausalLMOutput:
         if input_ids is None:
             raise ValueError(f"{type(self).__name__} needs input_ids: it copies tokens by id")
         # transformers 5 passes the key/value cache as ``cache`` (``past_key_values`` before)
         cache = kwargs.get("cache", past_key_values)
-        if copy_memory is None and cache is not None:
-            copy_memory = getattr(cache, COPY_MEMORY_KEY, None)
+        copy_memory = getattr(cache, COPY_MEMORY_KEY, None) if cache is not None else None
         outputs = self.model(
             input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
             past_key_values=past_key_values, inputs_embeds=inputs_embeds, use_cache=use_cache, **kwargs,
@@ -269,10 +259,14 @@ class LlamaCopyForCausalLM(LlamaForCausalLM):
         if labels is not None:
             # the loss function's log-softmax leaves log-probabilities unchanged
             loss = self.loss_function(logits=logits, labels=labels, vocab_size=self.config.vocab_size, **kwargs)
+        memory = None if self.training else (keys, memory_states, memory_ids)
+        if memory is not None and outputs.past_key_values is not None:
+            # with the key/value cache the next step sees only its new tokens: the memory
+            # rides on the cache object, the one thing generate() reorders between beam steps
+            setattr(outputs.past_key_values, COPY_MEMORY_KEY, memory)
         return CopyCausalLMOutput(
             loss=loss, logits=logits, past_key_values=outputs.past_key_values,
-            hidden_states=outputs.hidden_states, attentions=outputs.attentions,
-            copy_memory=None if self.training else (keys, memory_states, memory_ids),
+            hidden_states=outputs.hidden_states, attentions=outputs.attentions, copy_memory=memory,
         )
 
     def _supervised_loss(self, states, keys, input_ids, attention_mask, labels, outputs):

@@ -29,7 +29,7 @@ from tod_lab.errors import ConfigError
 from tod_lab.spectod.constrained import CallArgumentsConstraint
 from tod_lab.spectod.db import Database
 from tod_lab.spectod.examples import ActionInventory, PromptConfig, domain_messages
-from tod_lab.spectod.functions import INTENT_ARGUMENT, FunctionCatalog, FunctionSpec
+from tod_lab.spectod.functions import FunctionCatalog, FunctionSpec
 from tod_lab.spectod.prompts import (
     CALL_CLOSE,
     RESPONSE_PREFIX,
@@ -48,7 +48,7 @@ from tod_lab.spectod.state import (
     CLEARED_VALUE,
     CallCounters,
     DialogueState,
-    ValidatedCall,
+    delta_arguments,
     read_call,
     to_arguments,
 )
@@ -293,6 +293,7 @@ class SpecTODAgent:
             spec = self.catalog.get(name)
             call = read_call(prefix + text + CALL_CLOSE, self.catalog, self.stats.counters,
                              expected=name)
+            before = (session.state.of(spec.service), session.state.intents.get(spec.service))
             if call is not None:
                 session.state.apply(call, self.prompt.call_style)
             count = first = None
@@ -302,7 +303,10 @@ class SpecTODAgent:
                 first = self.db.first_name(spec.service, constraints)
             if self.prompt.call_style == "delta":
                 # the history shows the change the call made, as the training calls do
-                arguments = _delta_record(spec, call, self.prompt.argument_order)
+                changed, intent = delta_arguments(
+                    session.state.of(spec.service), session.state.intents.get(spec.service),
+                    *before)
+                arguments = to_arguments(spec, changed, intent, self.prompt.argument_order)
             else:
                 arguments = session.state.arguments(spec, self.prompt.argument_order)
             session.calls.append(CallRecord(name, arguments, count, first))
@@ -350,17 +354,6 @@ class SpecTODAgent:
                 )
             )
             self.stats.turns += 1
-
-
-def _delta_record(spec: FunctionSpec, call: ValidatedCall | None, order: str) -> dict[str, str]:
-    """A delta call's valid arguments as its history record (nothing for an unreadable call)."""
-    if call is None:
-        return {}
-    cleared = sorted(call.cleared - {INTENT_ARGUMENT} - set(call.slots))
-    changed = {**call.slots, **dict.fromkeys(cleared, CLEARED_VALUE)}
-    intent = call.intent if call.intent is not None else (
-        CLEARED_VALUE if INTENT_ARGUMENT in call.cleared else None)
-    return to_arguments(spec, changed, intent, order)
 
 
 def _system_follows(dialogue: Dialogue, user_position: int) -> bool:
