@@ -51,6 +51,19 @@ def test_beam_search_batched_equals_one_by_one(model, trained_bundles, unseen_ro
 
 
 @pytest.mark.parametrize("model", ["t5_tiny", "llama_tiny"])
+def test_candidates_are_every_beam_best_first_in_input_order(model, trained_bundles, unseen_rows):
+    bundle = trained_bundles[model]
+    prompts = prompts_for(bundle.kind, unseen_rows[:6])
+    generator = bundle.generator(batch_size=3, max_new_tokens=30)
+    candidates = generator.generate_candidates(prompts, num_beams=3)
+    assert [len(c) for c in candidates] == [3] * len(prompts)
+    assert [c[0] for c in candidates] == generator.generate(prompts, num_beams=3)
+    assert all(len(set(c)) > 1 for c in candidates)  # the other beams, not copies of the best
+    single = bundle.generator(batch_size=1, max_new_tokens=30)
+    assert candidates == [single.generate_candidates([p], num_beams=3)[0] for p in prompts]
+
+
+@pytest.mark.parametrize("model", ["t5_tiny", "llama_tiny"])
 def test_stop_strings_cut_the_output(model, trained_bundles, unseen_rows):
     generator = trained_bundles[model].generator(max_new_tokens=40)
     prompts = prompts_for(trained_bundles[model].kind, unseen_rows[:6])

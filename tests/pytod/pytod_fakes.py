@@ -48,6 +48,10 @@ class OracleGenerator:
                 out.append("pass")
         return out
 
+    def generate_candidates(self, prompts, constraints=None, **kwargs):
+        """One beam per prompt: the gold answer (execution-guided decoding keeps it)."""
+        return [[text] for text in self.generate(prompts, constraints=constraints)]
+
     def score_options(self, prompt, options):
         return [0.0 for _ in options]
 
@@ -71,3 +75,18 @@ class ScriptedGenerator:
         self.scored.append((prompt, list(options)))
         scores = self.scores or [0.0] * len(options)
         return [scores[i] if i < len(scores) else -100.0 for i in range(len(options))]
+
+
+class BeamGenerator(ScriptedGenerator):
+    """``respond(prompt) -> [beam, ...]`` best first: ``generate`` gives the best beam,
+    ``generate_candidates`` all of them (what execution-guided decoding reads)."""
+
+    def __init__(self, respond: Callable[[str], list[str]]):
+        super().__init__(lambda prompt: respond(prompt)[0])
+        self.beams = respond
+        self.candidate_calls = 0
+
+    def generate_candidates(self, prompts, **kwargs):
+        self.candidate_calls += 1
+        self.prompts += prompts
+        return [self.beams(p) for p in prompts]

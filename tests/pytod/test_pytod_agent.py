@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from pytod_fakes import OracleGenerator, ScriptedGenerator
+from pytod_fakes import BeamGenerator, OracleGenerator, ScriptedGenerator
 from pytod_helpers import first_file_split
 from pytod_schema_fixture import dialogue, schema
 
@@ -247,3 +247,44 @@ def test_schema_supervisor_model_config_errors_are_clear():
         system._supervisor_generator()
     # fuzzy mode never loads it
     assert PyTODSystem(schema_supervisor_model={"name": "x"})._supervisor_generator() is None
+
+
+def _first_turn_beams(beams):
+    def respond(prompt: str) -> list[str]:
+        lines = prompt.strip().splitlines()
+        if lines[-1].startswith("user:") and "user:" not in "\n".join(lines[:-1]):
+            return beams
+        return ["pass"]
+    return respond
+
+
+def test_execution_guided_decoding_takes_the_first_beam_the_runtime_accepts_whole():
+    data = fixture_split()
+    find = "restaurants_9_find_restaurants"
+    beams = [f'{find}(cuisine="thai", rating="5")',  # an argument the runtime drops
+             f'{find}(cuisine="thai")\nx1.cuisine = "thai"',  # an assignment that changes nothing
+             f'{find}(cuisine="thai", city="san jose")',
+             f'{find}(city="san jose")']
+    settings = AgentSettings(parser_supervisor=False, predict_say=False)
+    guided = run_agent(data, BeamGenerator(_first_turn_beams(beams)),
+                       settings=AgentSettings(**{**settings.__dict__, "execution_guided": True}))
+    plain = run_agent(data, BeamGenerator(_first_turn_beams(beams)), settings=settings)
+    first = {"guided": guided.predictions[0].turns[0].frames[0].state.slot_values,
+             "plain": plain.predictions[0].turns[0].frames[0].state.slot_values}
+    assert first == {"guided": {"cuisine": ("thai",), "city": ("san jose",)},
+                     "plain": {"cuisine": ("thai",)}}
+    assert [x.beam for x in guided.log][:2] == [2, 0]
+    assert guided.stats["execution_guided_reranked"] == 1
+    assert "execution_guided_reranked" not in plain.stats
+    # no clean beam: the best one, as without the switch
+    flawed = run_agent(data, BeamGenerator(_first_turn_beams(beams[:2])),
+                       settings=AgentSettings(**{**settings.__dict__, "execution_guided": True}))
+    assert flawed.log[0].beam == 0 and flawed.log[0].program == beams[0]
+
+
+def test_execution_guided_decoding_needs_a_generator_with_beams():
+    from tod_lab.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="system.agent.execution_guided"):
+        run_agent(fixture_split(), ScriptedGenerator(lambda p: "pass"),
+                  settings=AgentSettings(execution_guided=True))

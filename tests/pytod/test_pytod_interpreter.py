@@ -212,3 +212,38 @@ def test_statement_and_object_limits():
     report = s.execute("\n".join(f"x{i} = {FIND}()" for i in range(1, 6)))
     assert len(report.accepted) == 3 and len(report.rejected) == 2
     assert "too many task objects" in report.rejected[0].feedback
+
+
+def test_assignments_that_change_nothing_are_reported_as_unchanged():
+    s = session_at(0)
+    s.execute(f'x1 = {FIND}(cuisine="Thai", city="San Jose")')
+    s.run_policy()
+    s.observe_system_turn(1)
+    s.start_user_turn(2)
+    s.execute(f'x4 = {RESERVE}(restaurant_name="bangkok bay", time="seven pm", party_size=2)')
+    s.run_policy()
+    s.observe_system_turn(3)  # CONFIRM Bangkok Bay, 7 pm, 2
+    s.start_user_turn(4)
+    # the value it holds (any case), and the system's own words for it in the confirmation
+    same = s.execute('x1.city = "san jose"; x4.time = "7 pm"; x4.party_size = "two"')
+    assert same.ok and same.unchanged == [
+        "x1.city already holds 'san jose'", "x4.time already holds '7 pm'",
+        "x4.party_size already holds '2'"]
+    # a new value, and a slot the task did not hold yet (even one the system confirmed)
+    changed = s.execute('x4.time = "8 pm"; x1.price_range = "cheap"')
+    assert changed.ok and changed.unchanged == []
+    assert values(s)["time"] == ["8 pm"]
+
+
+def test_trial_reports_like_execute_and_leaves_the_session_as_it_was():
+    s = session_at(0)
+    s.execute(f'x1 = {FIND}(cuisine="Thai")')
+    before = (s.states(), len(s.lines), s.next_index, repr(s.bindings))
+    program = 'x1.city = "san jose"\nx1.nope = "1"\nx1.cuisine = "thai"'
+    trial = s.trial(program)
+    assert (s.states(), len(s.lines), s.next_index, repr(s.bindings)) == before
+    real = s.execute(program)
+    assert [str(r) for r in trial.rejected] == [str(r) for r in real.rejected]
+    assert (trial.feedback, trial.unchanged) == (real.feedback, real.unchanged)
+    assert trial.rejected and trial.unchanged == ["x1.cuisine already holds 'thai'"]
+    assert values(s)["city"] == ["san jose"]

@@ -305,7 +305,6 @@ class BatchedGenerator:
         return sorted(ids)
 
     # -- Generator protocol ------------------------------------------------------------
-    @torch.inference_mode()
     def generate(
         self,
         prompts: list[Any],
@@ -316,6 +315,35 @@ class BatchedGenerator:
         prefixes: list[str] | None = None,
         constraints: Sequence[OutputConstraint | None] | None = None,
     ) -> list[str]:
+        candidates = self._generate(prompts, max_new_tokens=max_new_tokens, num_beams=num_beams,
+                                    stop=stop, prefixes=prefixes, constraints=constraints)
+        return [c[0] for c in candidates]
+
+    def generate_candidates(
+        self,
+        prompts: list[Any],
+        *,
+        max_new_tokens: int | None = None,
+        num_beams: int | None = None,
+        constraints: Sequence[OutputConstraint | None] | None = None,
+    ) -> list[list[str]]:
+        """Every finished beam of each prompt, best first (``num_beams`` of them): for
+        callers that check the outputs (PyTOD's execution-guided decoding)."""
+        return self._generate(prompts, max_new_tokens=max_new_tokens, num_beams=num_beams,
+                              constraints=constraints, all_beams=True)
+
+    @torch.inference_mode()
+    def _generate(
+        self,
+        prompts: list[Any],
+        *,
+        max_new_tokens: int | None = None,
+        num_beams: int | None = None,
+        stop: list[str] | None = None,
+        prefixes: list[str] | None = None,
+        constraints: Sequence[OutputConstraint | None] | None = None,
+        all_beams: bool = False,
+    ) -> list[list[str]]:
         if not prompts:
             return []
         if prefixes is not None and len(prefixes) != len(prompts):
@@ -324,7 +352,7 @@ class BatchedGenerator:
             raise ValueError(f"{len(constraints)} constraints for {len(prompts)} prompts")
         texts = [self.render_prompt(p, prefixes[i] if prefixes else None) for i, p in enumerate(prompts)]
         encoded = self._encode(texts, [not isinstance(p, str) for p in prompts])
-        outputs: list[str] = [""] * len(prompts)
+        outputs: list[list[str]] = [[] for _ in prompts]
         kwargs: dict[str, Any] = {
             "max_new_tokens": max_new_tokens or self.settings.max_new_tokens,
             "num_beams": num_beams or self.settings.num_beams,
@@ -332,6 +360,8 @@ class BatchedGenerator:
             "pad_token_id": self.tokenizer.pad_token_id,
             "eos_token_id": self._eos_ids(),
         }
+        per_prompt = kwargs["num_beams"] if all_beams else 1
+        kwargs["num_return_sequences"] = per_prompt
         if stop:
             kwargs["stop_strings"] = list(stop)
             kwargs["tokenizer"] = self.tokenizer
@@ -349,9 +379,11 @@ class BatchedGenerator:
             generated = self.model.generate(**inputs, **kwargs)
             if self.kind == "causal":
                 generated = generated[:, inputs["input_ids"].shape[1]:]
-            for row, i in zip(generated.tolist(), batch, strict=True):
-                text = self.tokenizer.decode(row, skip_special_tokens=True)
-                outputs[i] = cut_at_stop(text, stop)
+            rows = generated.tolist()  # per_prompt rows per prompt, best first
+            for number, i in enumerate(batch):
+                for row in rows[number * per_prompt : (number + 1) * per_prompt]:
+                    text = self.tokenizer.decode(row, skip_special_tokens=True)
+                    outputs[i].append(cut_at_stop(text, stop))
         return outputs
 
     @torch.inference_mode()

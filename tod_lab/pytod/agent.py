@@ -24,6 +24,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from tod_lab.data.types import Dialogue, DialogueSplit, Frame, State, Turn
+from tod_lab.errors import ConfigError
 from tod_lab.pytod.constrained import ProgramConstraint
 from tod_lab.pytod.interpreter import DialogueSession
 from tod_lab.pytod.program import Assignments, Call, render_statement
@@ -59,6 +60,12 @@ class AgentSettings:
     # AP decoding keeps to the program grammar of the dialogue's services, with string
     # values copied from the prompt or categorical (tod_lab.pytod.constrained)
     constrained_decoding: bool = False
+    # execution-guided decoding: of the AP's beams (best first) take the first program the
+    # runtime accepts whole -- no rejected statement or dropped argument, no assignment of
+    # the value a slot already holds (a parser that reads "make it 3" as ``x8.date = " march
+    # 7th "``, the date it had, has picked the wrong slot) -- tried on a copy of the session;
+    # none clean: the best beam. Needs num_beams > 1 and a generator with candidates
+    execution_guided: bool = False
 
 
 DEFAULT_AGENT = AgentSettings()
@@ -75,6 +82,7 @@ class TurnLog:
     rejected: list[str] = field(default_factory=list)
     repairs: list[str] = field(default_factory=list)
     parser_supervisor: str = ""
+    beam: int = 0  # execution-guided decoding: the rank of the beam taken (0: the best)
 
 
 @dataclass
@@ -153,6 +161,12 @@ class Agent:
             }
         )
         self.db = db
+        if settings.execution_guided and not hasattr(generator, "generate_candidates"):
+            raise ConfigError(
+                "system.agent.execution_guided",
+                f"{type(generator).__name__} gives one output per prompt, not its beams",
+                "set system.agent.execution_guided=false",
+            )
         self.stats = SupervisorStats()
         self.services_of = services_of or (lambda d: d.services)
         if settings.schema_supervisor == "off":
@@ -164,8 +178,6 @@ class Agent:
                 supervisor_generator or generator, FuzzyRepairer(), use_model=True, stats=self.stats
             )
         else:
-            from tod_lab.errors import ConfigError
-
             raise ConfigError(
                 "system.agent.schema_supervisor",
                 f"{settings.schema_supervisor!r} is not one of model | fuzzy | off",
@@ -191,6 +203,8 @@ class Agent:
         stats = dict(self.stats.__dict__)
         stats["turns"] = len(logs)
         stats["rejected_statements"] = sum(len(x.rejected) for x in logs)
+        if self.settings.execution_guided:
+            stats["execution_guided_reranked"] = sum(x.beam > 0 for x in logs)
         return AgentResult(predictions, logs, stats)
 
     # ----------------------------------------------------------------- one wave
@@ -205,9 +219,12 @@ class Agent:
                 ProgramConstraint.for_prompt(p, self.catalog, r.session.services)
                 for p, r in zip(prompts, runs, strict=True)
             ]
-        outputs = self.generator.generate(
-            prompts, max_new_tokens=self.settings.max_new_tokens, constraints=constraints
-        )
+        if self.settings.execution_guided:
+            outputs = self._guided(runs, prompts, constraints)
+        else:
+            outputs = self.generator.generate(
+                prompts, max_new_tokens=self.settings.max_new_tokens, constraints=constraints
+            )
         for run, output in zip(runs, outputs, strict=True):
             self._execute(run, output, origin="model")
         if self.settings.parser_supervisor:
@@ -231,6 +248,21 @@ class Agent:
             out.append(run.current)  # type: ignore[arg-type]
             run.end_turn()
         return out
+
+    def _guided(self, runs: list[DialogueRun], prompts: list[str], constraints) -> list[str]:
+        """Execution-guided decoding (see ``AgentSettings.execution_guided``)."""
+        candidates = self.generator.generate_candidates(
+            prompts, max_new_tokens=self.settings.max_new_tokens, constraints=constraints
+        )
+        counted = dict(self.stats.__dict__)  # trial runs of the repairer are not its work
+        chosen = []
+        for run, beams in zip(runs, candidates, strict=True):
+            rank = next((i for i, text in enumerate(beams) if _clean(run.session.trial(text))), 0)
+            assert run.current is not None
+            run.current.beam = rank
+            chosen.append(beams[rank])
+        self.stats.__dict__.update(counted)
+        return chosen
 
     def _ap_prompt(self, run: DialogueRun, task: str = "user") -> str:
         return ap_prompt(
@@ -290,6 +322,10 @@ class Agent:
             self.stats.parser_supervisor_answers += sum(
                 len(s.items) for s in report.accepted if isinstance(s, Assignments)
             )
+
+
+def _clean(report) -> bool:
+    return not (report.rejected or report.feedback or report.unchanged)
 
 
 def _identity():

@@ -26,12 +26,13 @@ and asked the user to confirm: ``select`` / ``confirm`` take those values.
 
 from __future__ import annotations
 
+import copy
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from tod_lab.data.types import NONE_INTENT, Action, Dialogue, State, Turn
+from tod_lab.data.types import DONTCARE, NONE_INTENT, Action, Dialogue, State, Turn
 from tod_lab.pytod.program import (
     DEFAULT_LIMITS,
     Assignments,
@@ -158,6 +159,9 @@ class ExecutionReport:
     rejected: list[Rejected] = field(default_factory=list)
     feedback: list[str] = field(default_factory=list)  # warnings on accepted statements too
     repairs: list[str] = field(default_factory=list)
+    # accepted assignments that wrote the value the slot already held: legal, but a sign the
+    # parser read the wrong slot or value (execution-guided decoding ranks such programs down)
+    unchanged: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -168,6 +172,7 @@ class ExecutionReport:
         self.rejected += other.rejected
         self.feedback += other.feedback
         self.repairs += other.repairs
+        self.unchanged += other.unchanged
 
 
 class StatementError(Exception):
@@ -320,6 +325,13 @@ class DialogueSession:
                 Line("statement", render_statement(bound), bound, origin, self.turn_index)
             )
         return report
+
+    def trial(self, program: str | ParsedProgram | Sequence[Statement]) -> ExecutionReport:
+        """What :meth:`execute` would report for ``program``, run on a copy of this session
+        (schema, dialogue, backend and repairer shared): this session is left as it is."""
+        shared = (self.catalog, self.dialogue, self.backend, self.repairer, self.limits)
+        memo = {id(x): x for x in shared if x is not None}
+        return copy.deepcopy(self, memo).execute(program, origin="trial")
 
     def _execute_statement(
         self, stmt: Statement, rename: dict[str, str], report: ExecutionReport
@@ -552,6 +564,8 @@ class DialogueSession:
             except StatementError as err:
                 errors.append(f"{var}.{item.attr}: {err}")
                 continue
+            if self._holds(binding, slot.name, value):
+                report.unchanged.append(f"{binding.var}.{slot.ident} already holds {value!r}")
             self._write(binding, slot.name, value)
             kept.append(SetAttr(binding.var, slot.ident, _rewrite(item.value, rename)))
         if not kept:
@@ -560,6 +574,22 @@ class DialogueSession:
             report.feedback.append(problem + " (assignment dropped)")
         label = self._bind(stmt.label, Marker("assignments"), rename)
         return Assignments(label, tuple(kept))
+
+    def _holds(self, obj: TaskObject, slot: str, value: str) -> bool:
+        """Writing ``value`` changes neither ``obj`` nor the state: both report it first for
+        ``slot`` (writing a later surface form over ``["dontcare", "regular"]`` is a change),
+        in the same words or in the system's, read back in the confirmation just made ("the
+        7th" -> "March 7th"; not for ``dontcare``, which a confirmation replaces)."""
+        firsts = [held[0] for held in (obj.values.get(slot), self.memory.get(obj.service, {}).get(slot))
+                  if held]
+        if len(firsts) < 2:
+            return False
+        confirmed = {v.lower() for v in self.confirmed_values(obj.service).get(slot, ())}
+        for first in firsts:
+            same = {first.lower()} | (confirmed if first.lower() != DONTCARE else set())
+            if value.lower() not in same:
+                return False
+        return True
 
     def _marker(self, stmt: Call, kind: str, rename: dict[str, str], args=(), kwargs=()) -> Call:
         var = self._bind(stmt.target, Marker(kind), rename)
