@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -94,6 +95,44 @@ def test_values_in_new_call_moves_assignments_into_the_call_and_keeps_jga_1(tmp_
     result = _gold_metrics(source.read("dev"), tmp_path / "run",
                            examples={"values_in_new_call": True})
     assert result.metrics["joint_goal_accuracy"] == 1.0
+
+
+def test_mention_order_writes_values_in_the_order_said_and_keeps_the_states(tmp_path):
+    cfg = compose_config(["data=toy", "data.train_dialogues=120", "data.dev_dialogues=40",
+                          f"paths.cache_dir={tmp_path / 'cache'}"])
+    source = build_source(cfg)
+    train = source.read("train")
+    catalog = ApiCatalog.from_schema(train.schema)
+    reordered = 0
+    for d in train.dialogues:
+        canonical = build_gold(d, catalog, backend_for(d, None), values_in_new_call=True)
+        said = build_gold(d, catalog, backend_for(d, None), values_in_new_call=True,
+                          mention_order=True)
+        assert [t.states for t in said.turns] == [t.states for t in canonical.turns]
+        for turn_c, turn_s in zip(canonical.turns, said.turns, strict=True):
+            reordered += turn_s.user != turn_c.user
+            utterance = d.turns[turn_s.turn].utterance.lower()
+            for stmt in turn_s.user:  # the values a statement copies appear in that order
+                quoted = [v.lower() for v in re.findall(r'"([^"]*)"', stmt)]
+                places = [utterance.find(v) for v in quoted if v in utterance]
+                assert places == sorted(places), (utterance, stmt)
+    assert reordered > 0
+    result = _gold_metrics(source.read("dev"), tmp_path / "run",
+                           examples={"values_in_new_call": True, "mention_order": True})
+    assert result.metrics["joint_goal_accuracy"] == 1.0
+
+
+def test_mention_position_reads_spans_then_words_then_number_words():
+    from tod_lab.data.types import Frame, SlotSpan, Turn
+    from tod_lab.pytod.gold import mention_position
+
+    turn = Turn("USER", "Two tickets for Hidden Storm at 2:15 pm, for 2 adults")
+    frame = Frame("Movies_1", slots=(SlotSpan("movie_name", 16, 28),))
+    assert mention_position(turn, frame, "movie_name", "whatever") == 16  # the span decides
+    assert mention_position(turn, frame, "number_of_tickets", "2") == 0  # "two"
+    assert mention_position(turn, frame, "show_time", "2:15 pm") == 32
+    assert mention_position(turn, frame, "genre", "horror") is None
+    assert mention_position(turn, frame, "price", "for") == 12  # a whole word, not "before"
 
 
 @pytest.mark.real_data

@@ -71,6 +71,8 @@ class ExampleSettings:
     # a new task's call carries every new value of its service, not only its intent's
     # arguments (see GoldBuilder): off in the reference format, on for the tiny models
     values_in_new_call: bool = False
+    # arguments and assignments in the order the user said their values (see GoldBuilder)
+    mention_order: bool = False
     # categorical numbers in AP targets as the user said them, as strings ("five" / "2"
     # instead of 5 / 2): a copy head can point at the user's word, and the runtime maps
     # number words and digits to the schema's value. Numbers the user did not say stay ints
@@ -403,7 +405,8 @@ def iter_examples(
     counts = counts if counts is not None else ExampleCounts()
     for dialogue in split.dialogues:
         gold = build_gold(dialogue, catalog, backend_for(dialogue, db),
-                          values_in_new_call=settings.values_in_new_call)
+                          values_in_new_call=settings.values_in_new_call,
+                          mention_order=settings.mention_order)
         counts.dialogues += 1
         counts.user_turns += len(gold.turns)
         for row in ap_examples(gold, catalog, prompts, settings, rng, swaps):

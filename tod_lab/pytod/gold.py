@@ -24,10 +24,12 @@ statement can express is recorded as a :class:`Mismatch` with a category.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from tod_lab.data.numbers import CARDINAL_WORDS
 from tod_lab.data.types import DONTCARE, NONE_INTENT, Dialogue, Frame, State, Turn
 from tod_lab.pytod.interpreter import DialogueSession, Entity, Outcome, TaskObject
 from tod_lab.pytod.program import (
@@ -137,13 +139,19 @@ class GoldBuilder:
     """Writes the gold program of one dialogue turn by turn (see the module docstring)."""
 
     def __init__(self, catalog: ApiCatalog, dialogue: Dialogue, backend: ResultBackend,
-                 *, values_in_new_call: bool = False):
+                 *, values_in_new_call: bool = False, mention_order: bool = False):
         self.catalog = catalog
         # False (the reference): a new task's call takes the values that are arguments of
         # its intent; the others follow as attribute assignments on the new variable. True:
         # the call takes every new value of its service (same state), so a model never has
         # to guess the number the runtime gives the variable it has just created.
         self.values_in_new_call = values_in_new_call
+        # False (the reference): a call's arguments in the intent's order, assignments in
+        # the state's (alphabetical). True: both in the order the user said the values (the
+        # slot's span, else the value's words in the utterance; values said nowhere -- a
+        # boolean, a carried-over value -- keep their order after them), so a model writing
+        # a program reads the utterance left to right. The state is the same either way
+        self.mention_order = mention_order
         self.dialogue = dialogue
         self.session = DialogueSession(catalog, dialogue, backend)
         self.result = GoldDialogue(dialogue.dialogue_id, session=self.session)
@@ -273,6 +281,8 @@ class GoldBuilder:
             if value_matches(have.get(slot), values, slot_api.is_categorical):
                 continue
             needs[slot] = _surface_value(values, slot_api.is_categorical, turn, frame, slot)
+        if self.mention_order:
+            needs = _in_mention_order(needs, turn, frame)
         return needs
 
     def _select(
@@ -345,6 +355,8 @@ class GoldBuilder:
         slots = [slot for slot in api.arguments if slot in needs]
         if self.values_in_new_call:
             slots += [slot for slot in needs if slot not in api.arguments]
+        if self.mention_order:  # needs are in that order already
+            slots = [slot for slot in needs if slot in slots]
         kwargs = tuple((service.ident(slot), _const(service, slot, needs[slot])) for slot in slots)
         return self._run(Call(None, api.tool, (), kwargs))
 
@@ -437,6 +449,28 @@ class GoldBuilder:
         return None
 
 
+def mention_position(turn: Turn, frame: Frame, slot: str, value: str) -> int | None:
+    """Where the user turn says ``value`` for ``slot``: the annotated span, else the value
+    (or, for a number, its word) between word boundaries; ``None`` when it says neither."""
+    for span in frame.slots:
+        if span.slot == slot and span.start is not None:
+            return span.start
+    text = turn.utterance.lower()
+    forms = [value.lower()]
+    if value.isdigit() and int(value) < len(CARDINAL_WORDS):
+        forms.append(CARDINAL_WORDS[int(value)])
+    found = [m.start() for f in forms if f
+             for m in [re.search(rf"(?<!\w){re.escape(f)}(?!\w)", text)] if m]
+    return min(found) if found else None
+
+
+def _in_mention_order(needs: dict[str, str], turn: Turn, frame: Frame) -> dict[str, str]:
+    positions = {slot: mention_position(turn, frame, slot, value) for slot, value in needs.items()}
+    said = sorted((p, i, slot) for i, (slot, p) in enumerate(positions.items()) if p is not None)
+    unsaid = [slot for slot, p in positions.items() if p is None]
+    return {slot: needs[slot] for slot in [slot for _, _, slot in said] + unsaid}
+
+
 def _is_hint(binding: object) -> bool:
     from tod_lab.pytod.interpreter import HintValue
 
@@ -500,9 +534,10 @@ def _surface_value(
 
 def build_gold(
     dialogue: Dialogue, catalog: ApiCatalog, backend: ResultBackend, *,
-    values_in_new_call: bool = False,
+    values_in_new_call: bool = False, mention_order: bool = False,
 ) -> GoldDialogue:
-    return GoldBuilder(catalog, dialogue, backend, values_in_new_call=values_in_new_call).build()
+    return GoldBuilder(catalog, dialogue, backend, values_in_new_call=values_in_new_call,
+                       mention_order=mention_order).build()
 
 
 @dataclass

@@ -184,7 +184,8 @@ class PyTODSystem:
         for dialogue in data.dialogues:
             backend = backend_for(dialogue, db)
             gold = build_gold(dialogue, catalog, backend,
-                              values_in_new_call=self.example_settings.values_in_new_call)
+                              values_in_new_call=self.example_settings.values_in_new_call,
+                              mention_order=self.example_settings.mention_order)
             programs = [(t.turn, "\n".join(t.user), t.say) for t in gold.turns]
             for t in gold.turns:
                 program_lines.append(
