@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from tod_lab.data.types import Dialogue, DialogueSplit, Frame, State, Turn
 from tod_lab.errors import ConfigError
 from tod_lab.pytod.constrained import ProgramConstraint
-from tod_lab.pytod.interpreter import DialogueSession
+from tod_lab.pytod.interpreter import DialogueSession, ExecutionReport
 from tod_lab.pytod.program import Assignments, Call, render_statement
 from tod_lab.pytod.prompts import (
     PromptRandomness,
@@ -324,7 +324,7 @@ class Agent:
             )
 
 
-def _clean(report) -> bool:
+def _clean(report: ExecutionReport) -> bool:
     return not (report.rejected or report.feedback or report.unchanged)
 
 

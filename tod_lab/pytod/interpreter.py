@@ -328,7 +328,8 @@ class DialogueSession:
 
     def trial(self, program: str | ParsedProgram | Sequence[Statement]) -> ExecutionReport:
         """What :meth:`execute` would report for ``program``, run on a copy of this session
-        (schema, dialogue, backend and repairer shared): this session is left as it is."""
+        (schema, dialogue, backend and repairer shared): this session is left as it is. A
+        repairer that asks a model (the Schema Supervisor) is asked during the trial too."""
         shared = (self.catalog, self.dialogue, self.backend, self.repairer, self.limits)
         memo = {id(x): x for x in shared if x is not None}
         return copy.deepcopy(self, memo).execute(program, origin="trial")
@@ -580,13 +581,13 @@ class DialogueSession:
         ``slot`` (writing a later surface form over ``["dontcare", "regular"]`` is a change),
         in the same words or in the system's, read back in the confirmation just made ("the
         7th" -> "March 7th"; not for ``dontcare``, which a confirmation replaces)."""
-        firsts = [held[0] for held in (obj.values.get(slot), self.memory.get(obj.service, {}).get(slot))
-                  if held]
-        if len(firsts) < 2:
+        held_by_task = obj.values.get(slot)
+        held_in_state = self.memory.get(obj.service, {}).get(slot)
+        if not (held_by_task and held_in_state):
             return False
         confirmed = {v.lower() for v in self.confirmed_values(obj.service).get(slot, ())}
-        for first in firsts:
-            same = {first.lower()} | (confirmed if first.lower() != DONTCARE else set())
+        for first in (held_by_task[0].lower(), held_in_state[0].lower()):
+            same = {first} | (confirmed if first != DONTCARE else set())
             if value.lower() not in same:
                 return False
         return True
