@@ -30,7 +30,7 @@ def test_init_kwargs_from_the_logger_config(compose, tmp_path: Path) -> None:
     assert kwargs["group"] == "data_efficiency"
     assert kwargs["job_type"] == "pytod"
     assert set(kwargs["tags"]) == {"system:pytod", "model:t5_tiny", "peft:lora",
-                                   "fraction:0.1", "seed:3", "data:toy",
+                                   "fraction:0.1", "seed:3", "data:toy_3k",
                                    "sweep:data_efficiency"}
     assert kwargs["dir"] == str(tmp_path)
     assert kwargs["config"]["peft"]["method"] == "lora"
