@@ -71,16 +71,21 @@ def test_gold_replay_on_a_real_sgd_file_scores_jga_1(sgd_root, split, tmp_path):
     assert all(c.startswith("not in JGA") for c in residuals["categories"])
 
 
+def _small_toy(tmp_path):
+    """The toy corpus with 120 training / 40 dev dialogues, its train split and catalog."""
+    cfg = compose_config(["data=toy", "data.train_dialogues=120", "data.dev_dialogues=40",
+                          f"paths.cache_dir={tmp_path / 'cache'}"])
+    source = build_source(cfg)
+    train = source.read("train")
+    return source, train, ApiCatalog.from_schema(train.schema)
+
+
 def test_values_in_new_call_moves_assignments_into_the_call_and_keeps_jga_1(tmp_path):
     """The tiny models' gold style: no `xN.slot = ...` right after the call that made xN.
 
     On the toy corpus a user often gives a value of the next intent while switching (a
     hotel search with a check-in date, which only the reservation takes)."""
-    cfg = compose_config(["data=toy", "data.train_dialogues=120", "data.dev_dialogues=40",
-                          f"paths.cache_dir={tmp_path / 'cache'}"])
-    source = build_source(cfg)
-    train = source.read("train")
-    catalog = ApiCatalog.from_schema(train.schema)
+    source, train, catalog = _small_toy(tmp_path)
     moved = 0
     for d in train.dialogues:
         reference = build_gold(d, catalog, backend_for(d, None))
@@ -98,11 +103,7 @@ def test_values_in_new_call_moves_assignments_into_the_call_and_keeps_jga_1(tmp_
 
 
 def test_mention_order_writes_values_in_the_order_said_and_keeps_the_states(tmp_path):
-    cfg = compose_config(["data=toy", "data.train_dialogues=120", "data.dev_dialogues=40",
-                          f"paths.cache_dir={tmp_path / 'cache'}"])
-    source = build_source(cfg)
-    train = source.read("train")
-    catalog = ApiCatalog.from_schema(train.schema)
+    source, train, catalog = _small_toy(tmp_path)
     reordered = 0
     for d in train.dialogues:
         canonical = build_gold(d, catalog, backend_for(d, None), values_in_new_call=True)
