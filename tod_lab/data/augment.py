@@ -45,10 +45,10 @@ def swappable(value: str) -> bool:
 
 
 def _said_in(value: str, text: str) -> bool:
-    return _boundary_pattern([value]).search(text) is not None
+    return boundary_pattern([value]).search(text) is not None
 
 
-def _boundary_pattern(values: Sequence[str]) -> re.Pattern[str]:
+def boundary_pattern(values: Sequence[str]) -> re.Pattern[str]:
     # longest first ("san jose airport" before "san jose"); the \w look-arounds keep a
     # value from matching inside a longer word ("12th" in "112th")
     alternatives = "|".join(re.escape(v) for v in sorted(values, key=len, reverse=True))
@@ -158,7 +158,7 @@ def plan_swaps(
 def swapper(replacements: Mapping[str, str]) -> Callable[[str], str]:
     """A function that applies ``replacements`` (from :func:`plan_swaps`) to a text, at
     word boundaries, longest value first."""
-    pattern = _boundary_pattern(list(replacements))
+    pattern = boundary_pattern(list(replacements))
 
     def swap(text: str) -> str:
         return pattern.sub(lambda m: replacements[m.group(1).lower()], text)

@@ -24,11 +24,11 @@ statement can express is recorded as a :class:`Mismatch` with a category.
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from tod_lab.data.augment import boundary_pattern
 from tod_lab.data.numbers import CARDINAL_WORDS
 from tod_lab.data.types import DONTCARE, NONE_INTENT, Dialogue, Frame, State, Turn
 from tod_lab.pytod.interpreter import DialogueSession, Entity, Outcome, TaskObject
@@ -455,13 +455,11 @@ def mention_position(turn: Turn, frame: Frame, slot: str, value: str) -> int | N
     for span in frame.slots:
         if span.slot == slot and span.start is not None:
             return span.start
-    text = turn.utterance.lower()
-    forms = [value.lower()]
+    forms = [value]
     if value.isdigit() and int(value) < len(CARDINAL_WORDS):
         forms.append(CARDINAL_WORDS[int(value)])
-    found = [m.start() for f in forms if f
-             for m in [re.search(rf"(?<!\w){re.escape(f)}(?!\w)", text)] if m]
-    return min(found) if found else None
+    found = boundary_pattern([f for f in forms if f]).search(turn.utterance) if value else None
+    return found.start() if found else None
 
 
 def _in_mention_order(needs: dict[str, str], turn: Turn, frame: Frame) -> dict[str, str]:
