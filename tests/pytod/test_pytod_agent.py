@@ -282,6 +282,21 @@ def test_execution_guided_decoding_takes_the_first_beam_the_runtime_accepts_whol
     assert flawed.log[0].beam == 0 and flawed.log[0].program == beams[0]
 
 
+def test_grounded_values_pass_over_beams_that_write_values_nobody_said():
+    data = fixture_split()  # first user turn: "I want Thai food in San Jose."
+    find = "restaurants_9_find_restaurants"
+    beams = [f'{find}(cuisine="thai", city="thai")',  # one value said once, in two slots
+             f'{find}(cuisine="thai", city="boston")',  # a city nobody said
+             f'{find}(cuisine="thai", city="san jose")']
+    base = AgentSettings(parser_supervisor=False, predict_say=False, execution_guided=True)
+    grounded = run_agent(data, BeamGenerator(_first_turn_beams(beams)),
+                         settings=AgentSettings(**{**base.__dict__, "grounded_values": True}))
+    ungrounded = run_agent(data, BeamGenerator(_first_turn_beams(beams)), settings=base)
+    assert [grounded.log[0].beam, ungrounded.log[0].beam] == [2, 0]
+    assert grounded.predictions[0].turns[0].frames[0].state.slot_values == {
+        "cuisine": ("thai",), "city": ("san jose",)}
+
+
 def test_execution_guided_decoding_needs_a_generator_with_beams():
     from tod_lab.errors import ConfigError
 

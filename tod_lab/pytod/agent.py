@@ -26,7 +26,8 @@ from dataclasses import dataclass, field
 from tod_lab.data.types import Dialogue, DialogueSplit, Frame, State, Turn
 from tod_lab.errors import ConfigError
 from tod_lab.pytod.constrained import ProgramConstraint
-from tod_lab.pytod.interpreter import DialogueSession, ExecutionReport
+from tod_lab.pytod.grounding import unsaid_values
+from tod_lab.pytod.interpreter import DialogueSession
 from tod_lab.pytod.program import Assignments, Call, render_statement
 from tod_lab.pytod.prompts import (
     PromptRandomness,
@@ -66,6 +67,9 @@ class AgentSettings:
     # 7th "``, the date it had, has picked the wrong slot) -- tried on a copy of the session;
     # none clean: the best beam. Needs num_beams > 1 and a generator with candidates
     execution_guided: bool = False
+    # ... and not one that writes a value nobody said, or one the user said once into two
+    # slots (tod_lab.pytod.grounding; gold programs always pass)
+    grounded_values: bool = False
 
 
 DEFAULT_AGENT = AgentSettings()
@@ -257,12 +261,18 @@ class Agent:
         counted = dict(self.stats.__dict__)  # trial runs of the repairer are not its work
         chosen = []
         for run, beams in zip(runs, candidates, strict=True):
-            rank = next((i for i, text in enumerate(beams) if _clean(run.session.trial(text))), 0)
+            rank = next((i for i, text in enumerate(beams) if self._clean(run, text)), 0)
             assert run.current is not None
             run.current.beam = rank
             chosen.append(beams[rank])
         self.stats.__dict__.update(counted)
         return chosen
+
+    def _clean(self, run: DialogueRun, program: str) -> bool:
+        report = run.session.trial(program)
+        if report.rejected or report.feedback or report.unchanged:
+            return False
+        return not (self.settings.grounded_values and unsaid_values(run.session, report.literals))
 
     def _ap_prompt(self, run: DialogueRun, task: str = "user") -> str:
         return ap_prompt(
@@ -324,8 +334,6 @@ class Agent:
             )
 
 
-def _clean(report: ExecutionReport) -> bool:
-    return not (report.rejected or report.feedback or report.unchanged)
 
 
 def _identity():

@@ -153,6 +153,15 @@ class Repairer(Protocol):
     def value(self, value: str, slot: SlotApi, session: DialogueSession) -> str | None: ...
 
 
+@dataclass(frozen=True)
+class WrittenLiteral:
+    """A value the program wrote as a literal (not read from another object's attribute)."""
+
+    slot: SlotApi
+    text: str  # as written ("  the 9th ", "two", "2")
+    new_task: bool  # an argument of a new tool call (not an assignment to an existing task)
+
+
 @dataclass
 class ExecutionReport:
     accepted: list[Statement] = field(default_factory=list)
@@ -162,6 +171,8 @@ class ExecutionReport:
     # accepted assignments that wrote the value the slot already held: legal, but a sign the
     # parser read the wrong slot or value (execution-guided decoding ranks such programs down)
     unchanged: list[str] = field(default_factory=list)
+    # the literal values accepted statements wrote (tod_lab.pytod.grounding asks who said them)
+    literals: list[WrittenLiteral] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -173,6 +184,7 @@ class ExecutionReport:
         self.feedback += other.feedback
         self.repairs += other.repairs
         self.unchanged += other.unchanged
+        self.literals += other.literals
 
 
 class StatementError(Exception):
@@ -518,7 +530,7 @@ class DialogueSession:
             (service.ident(slot), expr) for slot, expr in zip(api.arguments, stmt.args, strict=False)
         ]
         pairs += list(stmt.kwargs)
-        written: list[tuple[SlotApi, str]] = []
+        written: list[tuple[SlotApi, str, Expr]] = []
         kept: list[tuple[str, Expr]] = []
         for name, expr in pairs:
             try:
@@ -527,13 +539,14 @@ class DialogueSession:
             except StatementError as err:
                 report.feedback.append(f"{api.tool}: {err} (argument dropped)")
                 continue
-            written.append((slot, value))
+            written.append((slot, value, expr))
             kept.append((slot.ident, _rewrite(expr, rename)))
         obj = TaskObject(var="", api=api)
         var = self._bind(stmt.target, obj, rename)
         obj.var = var
-        for slot, value in written:
+        for slot, value, expr in written:
             self._write(obj, slot.name, value)
+            _note_literal(report, slot, expr, new_task=True)
         self._activate(obj)
         return Call(var, api.tool, (), tuple(kept))
 
@@ -569,6 +582,7 @@ class DialogueSession:
                 report.unchanged.append(f"{binding.var}.{slot.ident} already holds {value!r}")
             self._write(binding, slot.name, value)
             kept.append(SetAttr(binding.var, slot.ident, _rewrite(item.value, rename)))
+            _note_literal(report, slot, item.value, new_task=False)
         if not kept:
             raise StatementError("; ".join(errors) or "nothing to assign")
         for problem in errors:
@@ -901,6 +915,13 @@ class DialogueSession:
 DialogueSession._TOOL_STATEMENT_METHODS = {
     name: getattr(DialogueSession, f"_tool_{name}") for name in TOOL_STATEMENTS
 }
+
+
+def _note_literal(report: ExecutionReport, slot: SlotApi, expr: Expr, *, new_task: bool) -> None:
+    if isinstance(expr, Const) and isinstance(expr.value, (str, int)) and not isinstance(
+        expr.value, bool
+    ):
+        report.literals.append(WrittenLiteral(slot, str(expr.value), new_task))
 
 
 def _rewrite(expr: Expr, rename: dict[str, str]) -> Expr:
