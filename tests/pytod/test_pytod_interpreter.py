@@ -247,3 +247,59 @@ def test_trial_reports_like_execute_and_leaves_the_session_as_it_was():
     assert (trial.feedback, trial.unchanged) == (real.feedback, real.unchanged)
     assert trial.rejected and trial.unchanged == ["x1.cuisine already holds 'thai'"]
     assert values(s)["city"] == ["san jose"]
+
+
+def _reconfirmed_dialogue():
+    from pytod_schema_fixture import _act, _state, _system, _user
+
+    from tod_lab.data.types import Dialogue
+
+    asked = {"restaurant_name": ["Lotus"], "city": ["San Jose"]}
+    return Dialogue.from_json({"dialogue_id": "9_00003", "services": ["Restaurants_9"], "turns": [
+        _user("Book a table at Lotus in San Jose at 7 pm.",
+              [_act("INFORM", "restaurant_name", ["Lotus"]), _act("INFORM", "city", ["San Jose"]),
+               _act("INFORM", "time", ["7 pm"]), _act("INFORM_INTENT", "intent",
+                                                      ["ReserveRestaurant"])],
+              _state("ReserveRestaurant", {**asked, "time": ["7 pm"]})),
+        _system("Please confirm: Lotus in San Jose at 7 pm, for 2 people.",
+                [_act("CONFIRM", "restaurant_name", ["Lotus"]),
+                 _act("CONFIRM", "city", ["San Jose"]), _act("CONFIRM", "time", ["7 pm"]),
+                 _act("CONFIRM", "party_size", ["2"])]),
+        _user("No, make it 8 pm.", [_act("NEGATE"), _act("INFORM", "time", ["8 pm"])],
+              _state("ReserveRestaurant", {**asked, "time": ["8 pm"]})),
+        _system("The time is 8 pm. Is that right?", [_act("CONFIRM", "time", ["8 pm"])]),
+        # the default of the first confirmation joins the state now (as in SGD)
+        _user("Yes.", [_act("AFFIRM")],
+              _state("ReserveRestaurant", {**asked, "time": ["8 pm"], "party_size": ["2"]})),
+        _system("Done.", [_act("NOTIFY_SUCCESS")]),
+    ]})
+
+
+def test_confirm_takes_the_defaults_of_the_confirmations_before_a_correction():
+    from tod_lab.pytod.gold import build_gold, replay
+
+    d = _reconfirmed_dialogue()
+    catalog = ApiCatalog.from_schema(schema())
+    s = DialogueSession(catalog, d, backend_for(d, None))
+    s.start_user_turn(0)
+    s.execute(f'{RESERVE}(restaurant_name="Lotus", city="San Jose", time="7 pm")')
+    s.observe_system_turn(1)
+    s.start_user_turn(2)
+    s.execute('x1.time = "8 pm"')
+    s.observe_system_turn(3)
+    s.start_user_turn(4)
+    # the system re-confirmed only the time; the first confirmation's party size is pending
+    assert s.confirm_effect("Restaurants_9") == {"time": ["8 pm"], "party_size": ["2"]}
+    assert s.execute("confirm(x1)").ok
+    assert values(s)["party_size"] == ["2"] and values(s)["time"] == ["8 pm"]
+    # gold programs need no assignment after the confirm, and replay to the reference states
+    gold = build_gold(d, catalog, backend_for(d, None))
+    (last,) = [t.user for t in gold.turns if t.turn == 4]
+    assert len(last) == 1 and last[0].endswith(" = confirm(x1)"), last
+    turns = replay(d, [(t.turn, "\n".join(t.user), t.say) for t in gold.turns], catalog,
+                   backend_for(d, None))
+    for replayed in turns:
+        want = d.turns[replayed.turn].frames[0].state.slot_values
+        got = replayed.states["Restaurants_9"].slot_values
+        assert {k: v[0].lower() for k, v in got.items()} == {
+            k: v[0].lower() for k, v in want.items()}, replayed.turn

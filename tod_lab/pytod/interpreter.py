@@ -227,6 +227,9 @@ class DialogueSession:
         self.active_object: dict[str, str] = {}
         self.requested: dict[str, list[str]] = {}
         self.system_acts: dict[str, tuple[Action, ...]] = {}
+        # values the system asked to confirm in the turns before its last one, while it kept
+        # confirming (a correction, then "It is on March 8th. Shall I go ahead?")
+        self.earlier_confirmed: dict[str, dict[str, list[str]]] = {}
         self.system_requested: dict[str, list[str]] = {}
         self.touched: list[str] = []  # services touched by this turn's statements
         self.focus: str | None = None
@@ -248,7 +251,15 @@ class DialogueSession:
         """Record the data's system turn: its text for prompts, its acts for the runtime."""
         turn: Turn = self.dialogue.turns[turn_index]
         self.lines.append(Line("agent", turn.utterance, turn=turn_index))
-        self.system_acts = {f.service: f.actions for f in turn.frames}
+        acts = {f.service: f.actions for f in turn.frames}
+        earlier: dict[str, dict[str, list[str]]] = {}
+        for service, service_acts in acts.items():
+            if any(a.act == "CONFIRM" for a in service_acts):
+                before = self.confirmed_values(service)  # still the previous system turn's
+                if before:
+                    earlier[service] = {**self.earlier_confirmed.get(service, {}), **before}
+        self.earlier_confirmed = earlier
+        self.system_acts = acts
         self.system_requested = {
             f.service: [a.slot for a in f.actions if a.act == "REQUEST" and a.slot]
             for f in turn.frames
@@ -681,9 +692,17 @@ class DialogueSession:
         return self._system_values(service, "CONFIRM")
 
     def confirm_effect(self, service: str) -> dict[str, list[str]]:
+        """What ``confirm(x)`` writes: the values the system just asked to confirm, and those
+        of its earlier confirmations in a row that the state does not hold (a default the
+        first confirmation read out, before the user corrected another value: SGD's states
+        take it when the user affirms the second; 24 real SGD dev turns, none without); with
+        no confirmation, the values offered (one each)."""
         confirmed = self.confirmed_values(service)
         if confirmed:
-            return confirmed
+            held = self.memory.get(service, {})
+            earlier = self.earlier_confirmed.get(service, {})
+            pending = {k: v for k, v in earlier.items() if k not in confirmed and k not in held}
+            return {**confirmed, **pending}
         return {k: v for k, v in self.offered_values(service).items() if len(v) == 1}
 
     def _tool_confirm(self, stmt: Call, rename: dict[str, str], report: ExecutionReport):
