@@ -39,7 +39,7 @@ SCHEMA_JSON = [
                               "phone_number"]},
             {"name": "ReserveRestaurant", "description": "Book a table",
              "is_transactional": True, "required_slots": ["restaurant_name", "city", "time"],
-             "optional_slots": {"party_size": "2"},
+             "optional_slots": {"party_size": "2", "price_range": "dontcare"},
              "result_slots": ["restaurant_name", "city", "time", "party_size", "phone_number"]},
         ],
     }

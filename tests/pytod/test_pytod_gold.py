@@ -35,10 +35,10 @@ def test_gold_program_of_the_fixture_dialogue_reads_like_pytod():
     ]
     assert gold.turns[1].user[0] == 'x4 = select(restaurant_name="Bangkok Bay", from_results=x1)'
     assert gold.turns[1].user[1].startswith('x5 = restaurants_9_reserve_restaurant(time="7 pm"')
-    assert gold.turns[1].say == "x10 = say(x6, x8, x9)"  # the confirmations the system asked
-    assert gold.turns[2].user == ["x11 = confirm(x5)"]
-    assert gold.turns[2].say == "x14 = say(x5.phone_number, x12)"  # requested + outcome
-    assert gold.turns[3].user == ["x15 = suspend()"]
+    assert gold.turns[1].say == "x11 = say(x6, x8, x9)"  # the confirmations the system asked
+    assert gold.turns[2].user == ["x12 = confirm(x5)"]
+    assert gold.turns[2].say == "x15 = say(x5.phone_number, x13)"  # requested + outcome
+    assert gold.turns[3].user == ["x16 = suspend()"]
     # the replay from text gives the same states as the builder's session
     programs = [(t.turn, "\n".join(t.user), t.say) for t in gold.turns]
     replayed = replay(d, programs, catalog, backend_for(d, None))

@@ -303,3 +303,19 @@ def test_confirm_takes_the_defaults_of_the_confirmations_before_a_correction():
         got = replayed.states["Restaurants_9"].slot_values
         assert {k: v[0].lower() for k, v in got.items()} == {
             k: v[0].lower() for k, v in want.items()}, replayed.turn
+
+
+def test_select_fills_offered_transaction_arguments_the_state_does_not_hold():
+    service = ApiCatalog.from_schema(schema()).services["Restaurants_9"]
+    # outdoor only narrows the search; an accepted offer does not put it into the state
+    assert service.selectable_slots == {"restaurant_name", "city", "time", "party_size",
+                                        "price_range"}
+    s = session_at(0)
+    s.execute(f'x1 = {FIND}(cuisine="Thai", city="San Jose", price_range="dontcare")')
+    s.run_policy()
+    s.observe_system_turn(1)  # OFFER Bangkok Bay, Cheap
+    s.start_user_turn(2)
+    assert s.execute('select(restaurant_name="bangkok bay", from_results=x1)').ok
+    # "any price range", then an offer that is cheap: the user's dontcare stays (as in SGD)
+    assert values(s)["price_range"] == ["dontcare"]
+    assert values(s)["restaurant_name"] == ["bangkok bay"]

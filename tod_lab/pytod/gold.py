@@ -314,8 +314,7 @@ class GoldBuilder:
         if not chosen:
             first = next(iter(wanted))
             chosen[first] = wanted[first][0]
-        effect = {k: [v] for k, v in chosen.items()}
-        effect.update({k: v for k, v in offered.items() if len(v) == 1 and k not in chosen})
+        effect = {k: [v] for k, v in {**chosen, **s.selection_extras(name, chosen)}.items()}
         if not _effect_fits(effect, target, service):
             return []
         source = self._search_object(name)

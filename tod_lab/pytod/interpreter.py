@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import copy
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -639,10 +639,7 @@ class DialogueSession:
                 report.feedback.append(f"select: {err} (argument dropped)")
                 continue
             kept.append((slot.ident, _rewrite(expr, rename)))
-        offered = self.offered_values(obj.service)
-        for slot_name, values in offered.items():
-            if slot_name not in chosen and len(values) == 1:
-                chosen[slot_name] = values[0]
+        chosen.update(self.selection_extras(obj.service, chosen))
         if not chosen:
             raise StatementError("select: nothing was offered; name the chosen values")
         for slot_name, value in chosen.items():
@@ -686,6 +683,18 @@ class DialogueSession:
     def offered_values(self, service: str) -> dict[str, list[str]]:
         """Values the last system turn offered for ``service`` (OFFER acts)."""
         return self._system_values(service, "OFFER")
+
+    def selection_extras(self, service: str, chosen: Mapping[str, str]) -> dict[str, str]:
+        """What ``select`` writes besides the values named: each single offered value of a
+        slot an accepted offer fills (``ServiceApi.selectable_slots``) that the state does not
+        hold yet (SGD keeps a held value: "any price range", then "it is expensive")."""
+        held = self.memory.get(service, {})
+        selectable = self.catalog.services[service].selectable_slots
+        return {
+            slot: values[0]
+            for slot, values in self.offered_values(service).items()
+            if len(values) == 1 and slot not in chosen and slot not in held and slot in selectable
+        }
 
     def confirmed_values(self, service: str) -> dict[str, list[str]]:
         """Values the last system turn asked the user to confirm (CONFIRM acts)."""
