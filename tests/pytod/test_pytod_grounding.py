@@ -55,6 +55,14 @@ def test_earlier_values_may_start_a_new_task_but_not_change_an_existing_one():
     assert _problems(
         s, f'{RESERVE}(restaurant_name="Bangkok Bay", time="7 pm", party_size=2, city="san jose")'
     ) == []
+    # what the system just offered is select()'s to write; an assignment of it misreads
+    assert _problems(s, 'select(restaurant_name="bangkok bay", from_results=x1)') == []
+    assert _problems(s, 'x1.restaurant_name = "bangkok bay"') == [
+        "restaurant_name = 'bangkok bay': the system's words just now"]
+    # one offered name in two slots
+    assert _problems(s, f'select(restaurant_name="bangkok bay", from_results=x1)\n'
+                        f'{RESERVE}(time="bangkok bay")') == [
+        "'bangkok bay' fills 2 slots but was said 1 time(s)"]
     # the same earlier value written again into the search the user is not talking about
     assert _problems(s, 'x1.city = "san jose"') == ["city = 'san jose': said by no one"]
     assert _problems(s, 'x1.cuisine = "7 pm"') == []  # said this turn (a wrong slot is not seen)

@@ -319,3 +319,27 @@ def test_select_fills_offered_transaction_arguments_the_state_does_not_hold():
     # "any price range", then an offer that is cheap: the user's dontcare stays (as in SGD)
     assert values(s)["price_range"] == ["dontcare"]
     assert values(s)["restaurant_name"] == ["bangkok bay"]
+
+
+def test_select_takes_the_offered_form_of_a_name_given_in_part():
+    s = session_at(0)
+    s.execute(f'x1 = {FIND}(cuisine="Thai", city="San Jose")')
+    s.run_policy()
+    s.observe_system_turn(1)  # OFFER Bangkok Bay
+    s.start_user_turn(2)
+    report = s.execute('select(restaurant_name=" bangkok ", from_results=x1)')
+    assert report.ok and values(s)["restaurant_name"] == ["Bangkok Bay"]
+    assert report.repairs == ["value 'bangkok' -> 'Bangkok Bay' for restaurant_name (offered)"]
+
+
+def test_confirm_replaces_a_dontcare_with_the_value_read_back():
+    d = _reconfirmed_dialogue()
+    s = DialogueSession(ApiCatalog.from_schema(schema()), d, backend_for(d, None))
+    s.start_user_turn(0)
+    s.execute(f'{RESERVE}(restaurant_name="Lotus", city="San Jose", time="7 pm", '
+              'party_size="dontcare")')
+    s.observe_system_turn(1)  # CONFIRM ... party_size 2
+    s.start_user_turn(2)
+    assert s.execute("confirm(x1)").ok
+    assert values(s)["party_size"] == ["2"]
+    assert values(s)["restaurant_name"] == ["Lotus"]  # the same words are not repeated

@@ -32,6 +32,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from tod_lab.data.augment import boundary_pattern
 from tod_lab.data.types import DONTCARE, NONE_INTENT, Action, Dialogue, State, Turn
 from tod_lab.pytod.program import (
     DEFAULT_LIMITS,
@@ -159,7 +160,7 @@ class WrittenLiteral:
 
     slot: SlotApi
     text: str  # as written ("  the 9th ", "two", "2")
-    new_task: bool  # an argument of a new tool call (not an assignment to an existing task)
+    via: str  # "call" (an argument of a new task) | "assignment" | "select"
 
 
 @dataclass
@@ -557,7 +558,7 @@ class DialogueSession:
         obj.var = var
         for slot, value, expr in written:
             self._write(obj, slot.name, value)
-            _note_literal(report, slot, expr, new_task=True)
+            _note_literal(report, slot, expr, "call")
         self._activate(obj)
         return Call(var, api.tool, (), tuple(kept))
 
@@ -593,7 +594,7 @@ class DialogueSession:
                 report.unchanged.append(f"{binding.var}.{slot.ident} already holds {value!r}")
             self._write(binding, slot.name, value)
             kept.append(SetAttr(binding.var, slot.ident, _rewrite(item.value, rename)))
-            _note_literal(report, slot, item.value, new_task=False)
+            _note_literal(report, slot, item.value, "assignment")
         if not kept:
             raise StatementError("; ".join(errors) or "nothing to assign")
         for problem in errors:
@@ -634,11 +635,13 @@ class DialogueSession:
                 continue
             try:
                 slot = self._slot(name, service, obj.api, report)
-                chosen[slot.name] = self._value(self._resolve(expr, rename), slot, report)
+                value = self._value(self._resolve(expr, rename), slot, report)
             except StatementError as err:
                 report.feedback.append(f"select: {err} (argument dropped)")
                 continue
+            chosen[slot.name] = self._offered_form(obj.service, slot, value, report)
             kept.append((slot.ident, _rewrite(expr, rename)))
+            _note_literal(report, slot, expr, "select")
         chosen.update(self.selection_extras(obj.service, chosen))
         if not chosen:
             raise StatementError("select: nothing was offered; name the chosen values")
@@ -684,6 +687,21 @@ class DialogueSession:
         """Values the last system turn offered for ``service`` (OFFER acts)."""
         return self._system_values(service, "OFFER")
 
+    def _offered_form(
+        self, service: str, slot: SlotApi, value: str, report: ExecutionReport
+    ) -> str:
+        """The offered value a chosen one names in part ("wild voyage" -> "The Wild Voyage"):
+        selecting takes the entity the system offered, in the system's words."""
+        offered = self.offered_values(service).get(slot.name, [])
+        if slot.is_categorical or value.lower() in {v.lower() for v in offered}:
+            return value
+        pattern = boundary_pattern([value])
+        named = [v for v in offered if pattern.search(v)]
+        if len(named) != 1:
+            return value
+        report.repairs.append(f"value {value!r} -> {named[0]!r} for {slot.ident} (offered)")
+        return named[0]
+
     def selection_extras(self, service: str, chosen: Mapping[str, str]) -> dict[str, str]:
         """What ``select`` writes besides the values named: each single offered value of a
         slot an accepted offer fills (``ServiceApi.selectable_slots``) that the state does not
@@ -718,9 +736,13 @@ class DialogueSession:
         if len(stmt.args) > 1 or stmt.kwargs:
             raise StatementError("confirm takes one task variable: confirm(x3)")
         obj = self._object(stmt.args[0] if stmt.args else None, rename, "confirm")
+        held = self.memory.get(obj.service, {})
         for slot_name, values in self.confirm_effect(obj.service).items():
-            for value in values:
-                self._write(obj, slot_name, value, append=True)
+            # the system's words join the user's; a concrete value read back replaces the
+            # user's "any" ("regular showing" after "I don't mind the show type")
+            replace = held.get(slot_name, [None])[0] == DONTCARE
+            for i, value in enumerate(values):
+                self._write(obj, slot_name, value, append=not (replace and i == 0))
         obj.confirmed = True
         self._activate_if_none(obj)
         return self._marker(stmt, "confirm", rename, (VarRef(obj.var),))
@@ -945,11 +967,11 @@ DialogueSession._TOOL_STATEMENT_METHODS = {
 }
 
 
-def _note_literal(report: ExecutionReport, slot: SlotApi, expr: Expr, *, new_task: bool) -> None:
+def _note_literal(report: ExecutionReport, slot: SlotApi, expr: Expr, via: str) -> None:
     if isinstance(expr, Const) and isinstance(expr.value, (str, int)) and not isinstance(
         expr.value, bool
     ):
-        report.literals.append(WrittenLiteral(slot, str(expr.value), new_task))
+        report.literals.append(WrittenLiteral(slot, str(expr.value), via))
 
 
 def _rewrite(expr: Expr, rename: dict[str, str]) -> Expr:
