@@ -737,7 +737,9 @@ class DialogueSession:
             raise StatementError("confirm takes one task variable: confirm(x3)")
         obj = self._object(stmt.args[0] if stmt.args else None, rename, "confirm")
         held = self.memory.get(obj.service, {})
-        for slot_name, values in self.confirm_effect(obj.service).items():
+        effect = self.confirm_effect(obj.service)
+        self.earlier_confirmed.pop(obj.service, None)  # taken: a later confirmation starts anew
+        for slot_name, values in effect.items():
             # the system's words join the user's; a concrete value read back replaces the
             # user's "any" ("regular showing" after "I don't mind the show type")
             replace = held.get(slot_name, [None])[0] == DONTCARE
