@@ -334,8 +334,6 @@ class Agent:
             )
 
 
-
-
 def _identity():
     from tod_lab.pytod.program import Renumbering
 

@@ -19,9 +19,10 @@ A literal value is *said* when it occurs, as whole words (digits and number word
   the hotel search the user starts now; an existing task that gets an earlier value again is
   how a correction is read into the wrong slot).
 
-and a value said once fills one slot (``select(movie_name=" wild river ")`` and a ticket
-purchase with ``show_date=" wild river "`` after "How about Wild River?"). Categorical values other than
-numbers are not checked: users paraphrase them ("cheap" -> ``inexpensive``).
+and a value said once fills one slot (not ``select(movie_name=" wild river ")`` and a ticket
+purchase with ``show_date=" wild river "`` after "How about Wild River?"). Categorical
+values other than numbers are not checked: users paraphrase them ("cheap" ->
+``inexpensive``).
 Gold programs pass: 0 of 9,519 toy training turns and 0 of 2,743 real SGD dev turns fail
 (toy: 2,467 assignment values, 2,244 said by the user that turn, none only by the system in
 its last turn; SGD dev: 1,232, 1,194, none).
