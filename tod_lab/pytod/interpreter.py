@@ -30,7 +30,7 @@ import copy
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Literal, Protocol
 
 from tod_lab.data.augment import boundary_pattern
 from tod_lab.data.types import DONTCARE, NONE_INTENT, Action, Dialogue, State, Turn
@@ -160,7 +160,7 @@ class WrittenLiteral:
 
     slot: SlotApi
     text: str  # as written ("  the 9th ", "two", "2")
-    via: str  # "call" (an argument of a new task) | "assignment" | "select"
+    via: Literal["call", "assignment", "select"]  # "call": an argument of a new task
 
 
 @dataclass
@@ -969,7 +969,12 @@ DialogueSession._TOOL_STATEMENT_METHODS = {
 }
 
 
-def _note_literal(report: ExecutionReport, slot: SlotApi, expr: Expr, via: str) -> None:
+def _note_literal(
+    report: ExecutionReport,
+    slot: SlotApi,
+    expr: Expr,
+    via: Literal["call", "assignment", "select"],
+) -> None:
     if isinstance(expr, Const) and isinstance(expr.value, (str, int)) and not isinstance(
         expr.value, bool
     ):
